@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CallkomConfig(AppConfig):
+    name = "callkom"
+    verbose_name = "CALLKOM"

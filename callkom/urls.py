@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from tenants import api as tenants_api
+from tenants import views as tenant_views
+from tenants.urls import portal_urlpatterns
+
+from . import views
+
+api_v1 = [
+    path("me/", tenants_api.me, name="api-me"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("t/", tenant_views.portal_home, name="portal-home"),
+    path("t/<slug:tenant_slug>/", include(portal_urlpatterns)),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("admin/", admin.site.urls),
+]

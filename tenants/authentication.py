@@ -1,0 +1,59 @@
+"""DRF authentication by tenant API key: ``Authorization: Api-Key <key>``."""
+
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions, permissions
+
+from .scope import activate
+from .services import ApiKeyError, api_key_authenticate
+
+
+class ApiKeyPrincipal:
+    """What request.user is for an API call: the key, acting for its tenant."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+
+    def __init__(self, api_key):
+        self.api_key = api_key
+        self.tenant = api_key.tenant
+        self.pk = None
+
+    def __str__(self):
+        return f"api-key:{self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Api-Key"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _sep, raw = header.partition(" ")
+        if keyword != self.keyword:
+            return None
+        if not raw.strip():
+            raise exceptions.AuthenticationFailed(_("The Api-Key header holds no key."))
+        try:
+            api_key = api_key_authenticate(raw)
+        except ApiKeyError as error:
+            raise exceptions.AuthenticationFailed(str(error)) from None
+        activate(api_key.tenant)
+        request._request.tenant = api_key.tenant
+        return ApiKeyPrincipal(api_key), api_key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class HasTenantApiKey(permissions.BasePermission):
+    """Require an API key; a view may name ``required_scopes`` (all needed) for each HTTP method."""
+
+    message = _("This API key lacks the scope this endpoint needs.")
+
+    def has_permission(self, request, view):
+        if not isinstance(request.user, ApiKeyPrincipal):
+            raise exceptions.NotAuthenticated(_("Send an API key: Authorization: Api-Key <key>."))
+        required = getattr(view, "required_scopes", {}).get(request.method, ())
+        return set(required) <= set(request.auth.scopes)
