@@ -13,22 +13,34 @@ def _celery_eager():
     yield
 
 
-@pytest.fixture(scope="session")
+def pytest_collection_modifyitems(items):
+    """Run browser tests last: Playwright's sync API keeps an event loop running while it is open."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the session's browser tests."""
+    """A headless Chromium for one module's browser tests."""
     from callkom.browser import chromium_available, launch
     from tenants.testing import require_service
 
     require_service("Chromium (/usr/bin/chromium)", chromium_available())
-    # Playwright's sync API refuses to start inside a running event loop; Django's async-unsafe guard
-    # must let the live server's ORM calls through from Playwright's thread.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
+    # Playwright's sync API runs an event loop in this thread, so Django sees the test's ORM calls as coming
+    # from async code; they are not, and the guard must let them through while the browser is open.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

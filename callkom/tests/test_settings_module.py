@@ -20,7 +20,8 @@ PRODUCTION = {
 
 
 def manage(*args, **env):
-    environ = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k not in ("DATABASE_URL", "REDIS_URL")}
+    inherited = ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    environ = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k not in inherited}
     environ.update(env)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE, env=environ, capture_output=True,
                           text=True, timeout=120)
