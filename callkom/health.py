@@ -5,7 +5,7 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,12 +31,13 @@ def check_database():
 
 
 def check_cache():
+    cache = caches["default"]
     key = f"healthz:{uuid.uuid4().hex}"
     cache.set(key, "1", timeout=10)
     if cache.get(key) != "1":
         raise RuntimeError("value written was not read back")
     cache.delete(key)
-    return cache.__class__.__name__
+    return type(cache).__name__
 
 
 def check_channel_layer():
@@ -63,7 +64,7 @@ def check_broker():
 
 def beat_heartbeat():
     """Age of the last beat heartbeat in seconds, or None (informational: web can be healthy without beat)."""
-    value = cache.get(HEARTBEAT_KEY)
+    value = caches["default"].get(HEARTBEAT_KEY)
     when = parse_datetime(value) if value else None
     return None if when is None else round((timezone.now() - when).total_seconds())
 
