@@ -281,6 +281,19 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# AI providers and telephony. Unset means the local engines (and no LiveKit): the product runs with no account.
+MISTRAL_API_KEY = env("MISTRAL_API_KEY", "")
+MISTRAL_SERVER_URL = env("MISTRAL_SERVER_URL", "")
+MISTRAL_MODEL = env("MISTRAL_MODEL", "mistral-small-latest")
+GOOGLE_APPLICATION_CREDENTIALS = env("GOOGLE_APPLICATION_CREDENTIALS", "")
+GOOGLE_CLOUD_PROJECT = env("GOOGLE_CLOUD_PROJECT", "")
+GOOGLE_LOCATION = env("GOOGLE_LOCATION", "eu")
+LIVEKIT_URL = env("LIVEKIT_URL", "")
+LIVEKIT_API_KEY = env("LIVEKIT_API_KEY", "")
+LIVEKIT_API_SECRET = env("LIVEKIT_API_SECRET", "")
+# Budgets for a provider's first output before the chain moves on to the next provider (seconds).
+PIPELINE_FIRST_OUTPUT_TIMEOUT_S = {"stt": 5.0, "llm": 4.0, "tts": 3.0}
+
 # Product settings.
 CALLKOM_REQUIRE_SERVICES = envbool("CALLKOM_REQUIRE_SERVICES", False)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60

@@ -3,6 +3,8 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from calls.services import demo_scripts_ensure
+from subprocessors.services import subprocessor_seed_defaults
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role
 from tenants.scope import tenant_scope
@@ -10,10 +12,6 @@ from tenants.services import membership_add, tenant_create, user_create
 
 DEMO_OWNER = ("owner@demo.example", "demo-owner-2026")
 DEMO_STAFF = ("staff@callkom.example", "callkom-staff-2026")
-
-# Apps add their own demo rows: each entry is a function(tenant, stdout) run inside the tenant's scope.
-DEMO_SEEDERS = []
-
 
 def _user(email, password, **extra):
     user = User.objects.filter(email=email).first()
@@ -37,8 +35,9 @@ class Command(BaseCommand):
         with tenant_scope(tenant):
             if not Membership.objects.filter(user=owner).exists():
                 membership_add(tenant=tenant, user=owner, role=Role.OWNER)
-            for seeder in DEMO_SEEDERS:
-                seeder(tenant, self.stdout)
-        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+            scripts = demo_scripts_ensure(tenant=tenant)
+        providers = subprocessor_seed_defaults()
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data ready ({len(scripts)} scripts and {len(providers)} subprocessors added)."))
         self.stdout.write(f"  Customer owner: {DEMO_OWNER[0]} / {DEMO_OWNER[1]}  (portal: /t/demo/)")
         self.stdout.write(f"  CALLKOM staff:  {DEMO_STAFF[0]} / {DEMO_STAFF[1]}  (admin: /admin/)")

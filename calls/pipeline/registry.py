@@ -1,0 +1,84 @@
+"""Build each role's ordered provider chain for one call.
+
+Order: the real vendor when its credentials are configured, then CALLKOM's local engine as the last fallback
+(so a call always has somewhere to go). A provider is used only while its subprocessor in the public register is
+active, not switched off by staff, and allowed by the tenant's region policy. ``mode="fake"`` builds the fake
+adapters for tests and benchmarks; they are not in the register and never see real data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from subprocessors.models import Subprocessor
+
+from .providers.scripted import ScriptSpec, ScriptStep
+
+
+@dataclass
+class ProviderSet:
+    stt: list = field(default_factory=list)
+    llm: list = field(default_factory=list)
+    tts: list = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # slugs left out by the register or the region policy
+
+
+def script_spec(script) -> ScriptSpec:
+    steps = [ScriptStep(slot=step["slot"], question=step["question"]) for step in script.steps]
+    default = ScriptSpec.default(script.language)
+    return ScriptSpec(language=script.language, greeting=script.greeting, goal=script.goal,
+                      steps=steps or default.steps, closing=script.closing or default.closing,
+                      fallback=default.fallback)
+
+
+def _candidates(script):
+    """Yield (role, slug, factory) in order of preference."""
+    if settings.GOOGLE_APPLICATION_CREDENTIALS:
+        from .providers.google_stt import GoogleSpeechToText
+        from .providers.google_tts import GoogleTextToSpeech
+
+        yield "stt", "google-stt", lambda: GoogleSpeechToText(project_id=settings.GOOGLE_CLOUD_PROJECT,
+                                                              location=settings.GOOGLE_LOCATION)
+        yield "tts", "google-tts", lambda: GoogleTextToSpeech(location=settings.GOOGLE_LOCATION)
+    if settings.MISTRAL_API_KEY:
+        from .providers.mistral import MistralLanguageModel
+
+        yield "llm", "mistral", lambda: MistralLanguageModel(
+            settings.MISTRAL_API_KEY, model=settings.MISTRAL_MODEL, server_url=settings.MISTRAL_SERVER_URL or None)
+    from .providers.espeak import EspeakTextToSpeech
+    from .providers.pocketsphinx_stt import PocketsphinxSpeechToText
+    from .providers.scripted import ScriptedDialogueEngine
+
+    yield "stt", "local-pocketsphinx", PocketsphinxSpeechToText
+    yield "llm", "local-scripted", lambda: ScriptedDialogueEngine(script_spec(script))
+    yield "tts", "local-espeak", lambda: EspeakTextToSpeech(voice=script.voice or None)
+
+
+def build_providers(*, tenant, script, mode: str = "auto", fake_options: dict | None = None) -> ProviderSet:
+    if mode == "fake":
+        return _fake_providers(script, fake_options or {})
+    register = {sub.slug: sub for sub in Subprocessor.objects.all()}
+    providers = ProviderSet()
+    for role, slug, factory in _candidates(script):
+        if mode == "local" and not slug.startswith("local-"):
+            continue
+        subprocessor = register.get(slug)
+        if subprocessor is None or not subprocessor.usable_for(tenant.region_policy):
+            providers.skipped.append(slug)
+            continue
+        getattr(providers, role).append(factory())
+    return providers
+
+
+def _fake_providers(script, options: dict) -> ProviderSet:
+    from .providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
+    from .providers.scripted import ScriptedDialogueEngine
+
+    llm = FakeLanguageModel(options["replies"], **options.get("llm", {})) if "replies" in options else None
+    return ProviderSet(
+        stt=[FakeSpeechToText(options.get("utterances", []), **options.get("stt", {}))],
+        llm=[llm or ScriptedDialogueEngine(script_spec(script))],
+        tts=[FakeTextToSpeech(**options.get("tts", {}))],
+    )

@@ -1,0 +1,200 @@
+"""Writes of the calls app: scripts, contacts, the call lifecycle, what a call leaves behind."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tenants.crypto import email_index, normalize_email, normalize_phone, phone_index
+from tenants.models import Tenant
+
+from .models import Call, CallReport, Contact, Script, Utterance
+from .pipeline.safeguards import discloses_ai, redact
+
+REPORT_SLOTS = ("name", "phone", "email", "company", "need", "appointment")
+TOOLS = ("transfer", "end_call")
+
+
+def _validate_script(script: Script) -> None:
+    first_sentence = script.greeting.strip().split(".")[0]
+    if not discloses_ai(first_sentence, script.language):
+        raise ValidationError({"greeting": _("The first sentence of the greeting must say that the caller is "
+                                             "talking to an AI (e.g. “I am a virtual assistant”).")})
+    if not isinstance(script.steps, list) or not all(
+        isinstance(step, dict) and step.get("slot") in REPORT_SLOTS and str(step.get("question", "")).strip()
+        for step in script.steps
+    ):
+        raise ValidationError({"steps": _("Each step needs a question and one of these fields: %s.")
+                               % ", ".join(REPORT_SLOTS)})
+    unknown = set(script.allowed_tools) - set(TOOLS)
+    if unknown:
+        raise ValidationError({"allowed_tools": _("Unknown tools: %s") % ", ".join(sorted(unknown))})
+
+
+@transaction.atomic
+def script_create(*, tenant: Tenant, name: str, language: str, greeting: str, goal: str, steps: list[dict],
+                  instructions: str = "", closing: str = "", voice: str = "", allowed_tools=TOOLS,
+                  max_duration_s: int = 600, silence_timeout_s: int = 8) -> Script:
+    script = Script(tenant=tenant, name=name, language=language, greeting=greeting, goal=goal, steps=steps,
+                    instructions=instructions, closing=closing, voice=voice, allowed_tools=list(allowed_tools),
+                    max_duration_s=max_duration_s, silence_timeout_s=silence_timeout_s)
+    _validate_script(script)
+    script.full_clean()
+    script.save()
+    return script
+
+
+@transaction.atomic
+def contact_create(*, tenant: Tenant, phone: str, name: str = "", email: str = "", company: str = "",
+                   custom_fields: dict | None = None, notes: str = "", region: str = "FR") -> Contact:
+    phone = normalize_phone(phone, region)
+    email = normalize_email(email) if email else ""
+    contact = Contact(tenant=tenant, name=name, phone=phone, email=email, company=company,
+                      custom_fields=json.dumps(custom_fields or {}, ensure_ascii=False), notes=notes,
+                      phone_index=phone_index(phone), email_index=email_index(email) if email else "")
+    contact.full_clean()
+    contact.save()
+    return contact
+
+
+@transaction.atomic
+def call_create(*, tenant: Tenant, script: Script, direction: str, channel: str = Call.Channel.PHONE,
+                contact: Contact | None = None, legal_basis: str = "") -> Call:
+    if script.tenant_id != tenant.pk or (contact is not None and contact.tenant_id != tenant.pk):
+        raise ValidationError(_("The script and the contact must belong to this tenant."))
+    call = Call(tenant=tenant, script=script, contact=contact, direction=direction, channel=channel,
+                legal_basis=legal_basis or tenant.settings.default_legal_basis)
+    call.full_clean()
+    call.save()
+    return call
+
+
+S = Call.Status
+TRANSITIONS = {
+    S.QUEUED: {S.RINGING, S.IN_PROGRESS, S.CANCELED, S.FAILED},
+    S.RINGING: {S.IN_PROGRESS, S.NO_ANSWER, S.FAILED, S.CANCELED},
+    S.IN_PROGRESS: {S.COMPLETED, S.TRANSFERRED, S.FAILED},
+}
+
+
+class TransitionError(ValidationError):
+    pass
+
+
+@transaction.atomic
+def call_transition(*, call: Call, to: str, reason: str = "") -> Call:
+    """Move the call along its lifecycle; refuse a move the table does not allow."""
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    if to not in TRANSITIONS.get(call.status, set()):
+        raise TransitionError(_("A call cannot go from “%(from)s” to “%(to)s”.") % {"from": call.status, "to": to})
+    now = timezone.now()
+    call.status = to
+    if to == S.RINGING:
+        call.started_at = call.started_at or now
+    if to == S.IN_PROGRESS:
+        call.started_at = call.started_at or now
+        call.answered_at = now
+    if to not in TRANSITIONS:
+        call.ended_at = now
+        call.end_reason = reason[:40]
+    call.save()
+    return call
+
+
+@transaction.atomic
+def call_record_conversation(*, call: Call, transcript: list[dict], turn_metrics: list[dict], interruptions: int,
+                             providers_used: list[str]) -> Call:
+    """Store what was said (redacted, encrypted) and how each turn performed."""
+    start = call.utterances.count()
+    Utterance.objects.bulk_create(
+        Utterance(tenant_id=call.tenant_id, call=call, seq=start + index, speaker=line["speaker"],
+                  text=redact(line["text"])[0], started_ms=line.get("started_ms"), ended_ms=line.get("ended_ms"),
+                  interrupted=bool(line.get("interrupted")), final=line.get("final", True))
+        for index, line in enumerate(transcript)
+    )
+    call.turn_metrics = turn_metrics
+    call.interruptions = interruptions
+    call.providers_used = sorted(set(call.providers_used) | set(providers_used))
+    call.save(update_fields=["turn_metrics", "interruptions", "providers_used"])
+    return call
+
+
+@transaction.atomic
+def call_report_save(*, call: Call, report: dict, summary: str, source: str) -> CallReport:
+    """Store the structured report of a call and mark the call with its outcome."""
+    phone = report.get("phone") or ""
+    email = report.get("email") or ""
+    instance = CallReport.objects.filter(call=call).first() or CallReport(tenant_id=call.tenant_id, call=call)
+    instance.summary = redact(summary)[0]
+    instance.name = (report.get("name") or "")[:200]
+    instance.phone = phone
+    instance.email = email
+    instance.company = (report.get("company") or "")[:200]
+    instance.need = redact(report.get("need") or "")[0]
+    instance.appointment_at = report.get("appointment_at")
+    instance.appointment_tz = report.get("appointment_tz") or ""
+    instance.next_step = report.get("next_step") or ""
+    instance.confidence = report.get("confidence")
+    instance.special_category = bool(report.get("special_category"))
+    instance.source = source
+    instance.phone_index = phone_index(phone) if phone else ""
+    instance.email_index = email_index(email) if email else ""
+    instance.full_clean()
+    instance.save()
+    call.special_category = instance.special_category
+    if not call.outcome:
+        call.outcome = _outcome_of(call, instance)
+    call.save(update_fields=["special_category", "outcome"])
+    return instance
+
+
+def _outcome_of(call: Call, report: CallReport) -> str:
+    if call.status == Call.Status.TRANSFERRED:
+        return Call.Outcome.TRANSFERRED
+    if report.appointment_at:
+        return Call.Outcome.APPOINTMENT
+    if report.need or report.phone or report.email:
+        return Call.Outcome.INFORMATION
+    return Call.Outcome.NO_RESULT
+
+
+DEMO_SCRIPTS = [
+    dict(
+        name="Prise de rendez-vous cuisine",
+        language="fr",
+        greeting="Bonjour, je suis l'assistant virtuel de Demo Cuisines, une intelligence artificielle. "
+                 "Je vous appelle au sujet de votre projet de cuisine.",
+        goal="Comprendre le projet de cuisine de la personne et lui proposer un rendez-vous en magasin.",
+        steps=[
+            {"slot": "name", "question": "Puis-je avoir votre nom, s'il vous plaît ?"},
+            {"slot": "need", "question": "Quel est votre projet de cuisine ?"},
+            {"slot": "appointment", "question": "Quand seriez-vous disponible pour un rendez-vous en magasin ?"},
+            {"slot": "email", "question": "À quelle adresse e-mail puis-je envoyer la confirmation ?"},
+        ],
+        closing="Merci, votre rendez-vous est noté. Un conseiller vous confirmera par e-mail. Bonne journée !",
+    ),
+    dict(
+        name="Kitchen appointment",
+        language="en",
+        greeting="Hello, I am Demo Cuisines' virtual assistant, an artificial intelligence. "
+                 "I am calling about your kitchen project.",
+        goal="Understand the person's kitchen project and offer a showroom appointment.",
+        steps=[
+            {"slot": "name", "question": "May I have your name, please?"},
+            {"slot": "need", "question": "What is your kitchen project?"},
+            {"slot": "appointment", "question": "When would you be available for a showroom appointment?"},
+            {"slot": "email", "question": "Which e-mail address should I send the confirmation to?"},
+        ],
+        closing="Thank you, your appointment is booked. An adviser will confirm it by e-mail. Goodbye!",
+    ),
+]
+
+
+def demo_scripts_ensure(*, tenant: Tenant) -> list[Script]:
+    """Create the demo scripts the tenant does not have yet."""
+    return [script_create(tenant=tenant, **spec) for spec in DEMO_SCRIPTS
+            if not Script.objects.filter(tenant=tenant, name=spec["name"]).exists()]

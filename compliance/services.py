@@ -1,0 +1,39 @@
+"""Writes of the compliance app."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import transaction
+
+from tenants.models import Tenant
+
+from .chain import GENESIS, row_hash
+from .models import AIInvocation, AILogHead
+
+
+@transaction.atomic
+def ai_invocation_append(*, tenant: Tenant, provider: str, role: str, model: str, region: str,
+                         started_at: datetime.datetime, duration_ms: int, outcome: str, request_sha256: str,
+                         request_bytes: int, call_id=None, error_class: str = "", response_sha256: str = "",
+                         response_bytes: int = 0, prompt_tokens: int | None = None,
+                         completion_tokens: int | None = None, minimised_fields: list[str] | None = None,
+                         redactions: int = 0, no_training: bool = False, register_version: str = "",
+                         payload: str = "") -> AIInvocation:
+    """Append one row to the tenant's AI log, chained to the previous one under a lock on the chain's head."""
+    head, _created = AILogHead.objects.select_for_update().get_or_create(tenant=tenant,
+                                                                         defaults={"last_hash": GENESIS})
+    invocation = AIInvocation(
+        tenant=tenant, call_id=call_id, provider=provider, role=role, model=model, region=region,
+        started_at=started_at, duration_ms=max(0, int(duration_ms)),
+        outcome=outcome, error_class=error_class[:100], request_sha256=request_sha256, request_bytes=request_bytes,
+        response_sha256=response_sha256, response_bytes=response_bytes, prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens, minimised_fields=sorted(minimised_fields or []), redactions=redactions,
+        no_training=no_training, register_version=register_version, payload=payload, prev_hash=head.last_hash,
+    )
+    invocation.row_hash = row_hash(invocation)
+    invocation.save(force_insert=True)
+    head.last_hash = invocation.row_hash
+    head.length += 1
+    head.save(update_fields=["last_hash", "length"])
+    return invocation
