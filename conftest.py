@@ -13,6 +13,17 @@ def _celery_eager():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """Start each test in the default language; a request in French must not leak into the next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def pytest_collection_modifyitems(items):
     """Run browser tests last: Playwright's sync API keeps an event loop running while it is open."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -11,6 +11,7 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  #
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from callkom.routing import channel_routes, websocket_urlpatterns  # noqa: E402
+from calls.pipeline.runtime import freeze_startup_heap  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -19,3 +20,6 @@ application = ProtocolTypeRouter(
         "channel": ChannelNameRouter(channel_routes),
     }
 )
+
+# Live audio runs in this process: keep full garbage collections off the start-up heap (see the function).
+freeze_startup_heap()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -123,11 +125,35 @@ def call_record_conversation(*, call: Call, transcript: list[dict], turn_metrics
     return call
 
 
+def _clean_phone(value) -> str:
+    try:
+        return normalize_phone(value) if value else ""
+    except ValidationError:
+        return ""
+
+
+def _clean_email(value) -> str:
+    try:
+        validate_email(value or "")
+    except ValidationError:
+        return ""
+    return normalize_email(value)
+
+
+def _clean_datetime(value):
+    if not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
+    return parsed if timezone.is_aware(parsed) else None
+
+
 @transaction.atomic
 def call_report_save(*, call: Call, report: dict, summary: str, source: str) -> CallReport:
-    """Store the structured report of a call and mark the call with its outcome."""
-    phone = report.get("phone") or ""
-    email = report.get("email") or ""
+    """Store the structured report of a call (values that do not parse are left empty) and mark the call."""
+    phone, email = _clean_phone(report.get("phone")), _clean_email(report.get("email"))
     instance = CallReport.objects.filter(call=call).first() or CallReport(tenant_id=call.tenant_id, call=call)
     instance.summary = redact(summary)[0]
     instance.name = (report.get("name") or "")[:200]
@@ -135,9 +161,9 @@ def call_report_save(*, call: Call, report: dict, summary: str, source: str) -> 
     instance.email = email
     instance.company = (report.get("company") or "")[:200]
     instance.need = redact(report.get("need") or "")[0]
-    instance.appointment_at = report.get("appointment_at")
-    instance.appointment_tz = report.get("appointment_tz") or ""
-    instance.next_step = report.get("next_step") or ""
+    instance.appointment_at = _clean_datetime(report.get("appointment"))
+    instance.appointment_tz = call.tenant.settings.calling_timezone if instance.appointment_at else ""
+    instance.next_step = redact(report.get("next_step") or "")[0]
     instance.confidence = report.get("confidence")
     instance.special_category = bool(report.get("special_category"))
     instance.source = source

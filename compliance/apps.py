@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class ComplianceConfig(AppConfig):
     name = "compliance"
     verbose_name = _("Compliance")
+
+    def ready(self):
+        from tenants import audit
+
+        from .models import IncidentCandidate
+
+        audit.register(IncidentCandidate)

@@ -72,3 +72,29 @@ class AILogHead(models.Model):
 
     def __str__(self):
         return f"AI log head of tenant {self.tenant_id}"
+
+
+class IncidentCandidate(TenantOwned):
+    """Something the safeguards caught (a reply replaced by the output filter); staff triage it into incidents."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        DISMISSED = "dismissed", _("Dismissed")
+        ESCALATED = "escalated", _("Escalated to an incident")
+
+    call_id = models.UUIDField(_("call"), null=True, blank=True)
+    detected_at = models.DateTimeField(_("detected"), default=timezone.now)
+    source = models.CharField(_("source"), max_length=40, default="output_filter")
+    reason = models.CharField(_("reason"), max_length=60)
+    provider = models.CharField(_("provider"), max_length=60, blank=True)
+    excerpt = EncryptedTextField(_("excerpt of the replaced reply"), blank=True, default="")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+
+    class Meta:
+        verbose_name = _("incident candidate")
+        verbose_name_plural = _("incident candidates")
+        ordering = ["-detected_at"]
+        indexes = [models.Index(fields=["tenant", "status", "-detected_at"], name="incidentcand_tenant_status")]
+
+    def __str__(self):
+        return f"{self.reason} ({self.status})"

@@ -9,7 +9,7 @@ from django.db import transaction
 from tenants.models import Tenant
 
 from .chain import GENESIS, row_hash
-from .models import AIInvocation, AILogHead
+from .models import AIInvocation, AILogHead, IncidentCandidate
 
 
 @transaction.atomic
@@ -37,3 +37,13 @@ def ai_invocation_append(*, tenant: Tenant, provider: str, role: str, model: str
     head.length += 1
     head.save(update_fields=["last_hash", "length"])
     return invocation
+
+
+@transaction.atomic
+def incident_candidate_record(*, tenant: Tenant, reason: str, call_id=None, provider: str = "", excerpt: str = "",
+                              source: str = "output_filter") -> IncidentCandidate:
+    candidate = IncidentCandidate(tenant=tenant, call_id=call_id, reason=reason[:60], provider=provider,
+                                  excerpt=excerpt[:2000], source=source)
+    candidate.full_clean()
+    candidate.save()
+    return candidate

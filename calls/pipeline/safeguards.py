@@ -22,6 +22,7 @@ _CARD_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _IBAN_CANDIDATE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
 _URL = re.compile(r"(?:https?://|www\.)[^\s]+|\b[a-z0-9-]+\.(?:com|fr|io|net|org|eu|de|uk)\b(?:/[^\s]*)?",
                   re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d(?:[ .\-]?\d){7,14}(?![\w])")
 
 AI_DISCLOSURE_WORDS = {
@@ -208,6 +209,12 @@ class OutputFilter:
         self.max_chars = max_chars
         self.other_call_snippets = [_fold(s) for s in other_call_snippets if len(s) >= 12]
 
+    def note_caller(self, text: str) -> None:
+        """Allow the agent to repeat what the caller said (their own number or address, for confirmation)."""
+        without_emails = _EMAIL.sub(" ", text)
+        self.allowed_urls |= {_fold(url) for url in _URL.findall(without_emails)}
+        self.allowed_phones |= {re.sub(r"\D", "", phone) for phone in _PHONE.findall(text)}
+
     def check(self, reply: str) -> FilterVerdict:
         reason = self._violation(reply)
         return FilterVerdict(SAFE_REPLY[self.language], reason) if reason else FilterVerdict(reply)
@@ -218,7 +225,7 @@ class OutputFilter:
             return "too_long"
         if any(pattern.search(folded) for pattern in self.blocked):
             return "blocked_term"
-        if any(_fold(url) not in self.allowed_urls for url in _URL.findall(reply)):
+        if any(_fold(url) not in self.allowed_urls for url in _URL.findall(_EMAIL.sub(" ", reply))):
             return "unknown_url"
         if any(re.sub(r"\D", "", phone) not in self.allowed_phones for phone in _PHONE.findall(reply)):
             return "unknown_phone_number"

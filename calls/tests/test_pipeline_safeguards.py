@@ -79,3 +79,11 @@ def test_output_filter_lets_script_urls_and_numbers_through():
     reply = "Vous trouverez tout sur demo.fr ou au 01 23 45 67 89."
     assert output_filter.check(reply).text == reply
     assert not output_filter.check(reply).replaced
+
+
+def test_agent_may_repeat_the_callers_own_details_but_not_others():
+    output_filter = OutputFilter(language="fr")
+    output_filter.note_caller("mon mail c'est jean.dupont@exemple.fr et mon numéro 06 12 34 56 78")
+    assert not output_filter.check("Je note jean.dupont@exemple.fr et le 06 12 34 56 78.").replaced
+    assert output_filter.check("Appelez plutôt le 06 99 99 99 99.").reason == "unknown_phone_number"
+    assert output_filter.check("Voir www.ailleurs.com").reason == "unknown_url"

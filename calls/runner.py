@@ -1,0 +1,148 @@
+"""Run one call through the voice pipeline: the bridge between a Call row and a CallSession.
+
+``CallRun.prepare`` (synchronous, inside the tenant's scope) gathers what the session needs: the provider chains
+built from the register, the minimised context, the system prompt, the greeting with its AI disclosure, the output
+filter, and the recorder that appends each AI request to the tenant's log. ``CallRun.finish`` stores what was said
+and how each turn performed. Transports (the WebSocket consumer, the LiveKit bridge, ``simulate_call``) drive the
+session in between.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from compliance.services import ai_invocation_append, incident_candidate_record
+from tenants.models import TenantSettings
+
+from . import services
+from .models import Call
+from .pipeline.gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
+from .pipeline.registry import ProviderSet, build_providers
+from .pipeline.safeguards import (
+    OutputFilter,
+    PromptParts,
+    build_system_prompt,
+    greeting_with_disclosure,
+    minimise_context,
+)
+from .pipeline.session import CallSession, SessionConfig
+
+logger = logging.getLogger(__name__)
+
+END_STATUS = {"transferred": Call.Status.TRANSFERRED, "error": Call.Status.FAILED}
+
+
+def call_group(call_id) -> str:
+    """Name of the Channels group that receives the call's events (live view, supervisors)."""
+    return f"call.{call_id}"
+
+
+def _contact_context(contact) -> dict:
+    if contact is None:
+        return {}
+    return {
+        "name": contact.name, "phone": contact.phone, "email": contact.email, "company": contact.company,
+        "custom_fields": json.loads(contact.custom_fields or "{}"), "notes": contact.notes,
+    }
+
+
+def _script_text(script) -> str:
+    """Everything the script itself says: URLs and phone numbers in it may be repeated by the agent."""
+    steps = " ".join(step.get("question", "") for step in script.steps)
+    return " ".join([script.greeting, script.goal, script.instructions, steps, script.closing])
+
+
+@dataclasses.dataclass
+class CallRun:
+    call: Call
+    providers: ProviderSet
+    recorder: InvocationRecorder
+    stt: SpeechToTextChain | None
+    llm: LanguageModelChain
+    tts: TextToSpeechChain | None
+    config: SessionConfig
+    output_filter: OutputFilter
+    events: list = dataclasses.field(default_factory=list)
+    filtered: list = dataclasses.field(default_factory=list)
+    broadcast: bool = True
+
+    @classmethod
+    def prepare(cls, call: Call, *, mode: str = "auto", fake_options: dict | None = None, hears: bool = True,
+                speaks: bool = True, recorder_write=None) -> CallRun:
+        """Gather what the call's session needs; ``hears``/``speaks``: caller audio in, agent audio out."""
+        tenant, script = call.tenant, call.script
+        tenant_settings = TenantSettings.objects.get(tenant=tenant)  # fresh: the tenant's choices as of now
+        providers = build_providers(tenant=tenant, script=script, mode=mode, fake_options=fake_options)
+        context, removed = minimise_context(_contact_context(call.contact), tenant_settings.ai_excluded_fields)
+        write = recorder_write or functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk)
+        recorder = InvocationRecorder(write, minimised_fields=removed,
+                                      keep_payloads=tenant_settings.log_ai_request_payloads)
+        budgets = settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S
+        prompt = build_system_prompt(
+            PromptParts(company=tenant.name, language=script.language, goal=script.goal, steps=script.steps,
+                        instructions=script.instructions, allowed_tools=script.allowed_tools), context)
+        config = SessionConfig(
+            greeting=greeting_with_disclosure(script.greeting, language=script.language, company=tenant.name),
+            system_prompt=prompt, language=script.language, voice=script.voice or None,
+            max_duration_s=script.max_duration_s, silence_timeout_s=script.silence_timeout_s,
+            max_unclear_turns=script.transfer_after_misunderstandings, teach_markers=False,
+        )
+        return cls(
+            call=call, providers=providers, recorder=recorder, config=config,
+            stt=SpeechToTextChain(providers.stt, recorder, first_output_timeout_s=budgets["stt"])
+            if hears and providers.stt else None,
+            llm=LanguageModelChain(providers.llm, recorder, first_output_timeout_s=budgets["llm"]),
+            tts=TextToSpeechChain(providers.tts, recorder, first_output_timeout_s=budgets["tts"])
+            if speaks and providers.tts else None,
+            output_filter=OutputFilter(language=script.language, allowed_text=_script_text(script)),
+        )
+
+    def session(self) -> CallSession:
+        return CallSession(self.config, self.stt, self.llm, self.tts, emit=self._emit,
+                           output_filter=self._filter)
+
+    def _filter(self, text: str) -> str:
+        verdict = self.output_filter.check(text)
+        if verdict.replaced:
+            self.filtered.append({"reason": verdict.reason, "text": text, "provider": ",".join(self.llm.used)})
+        return verdict.text
+
+    async def _emit(self, event) -> None:
+        data = event.to_dict()
+        self.events.append(data)
+        if data["type"] == "transcript" and data.get("speaker") == "caller" and data.get("final"):
+            self.output_filter.note_caller(data["text"])
+        if self.broadcast:
+            layer = get_channel_layer()
+            if layer is not None:
+                await layer.group_send(call_group(self.call.pk), {"type": "call.event", "event": data})
+
+    async def finish(self, session: CallSession, end_reason: str) -> Call:
+        await self.recorder.flush()
+        return await sync_to_async(self._store)(session, end_reason)
+
+    def _store(self, session: CallSession, end_reason: str) -> Call:
+        transcript = [{"speaker": line["speaker"], "text": line["text"], "interrupted": line["interrupted"],
+                       "started_ms": round(line["at"] * 1000) if line.get("at") is not None else None}
+                      for line in session.transcript if line["text"].strip()]
+        used = [*self._used(self.stt), *self.llm.used, *self._used(self.tts)]
+        call = services.call_record_conversation(call=self.call, transcript=transcript, turn_metrics=session.turns,
+                                                 interruptions=sum(t.get("interruptions", 0) for t in session.turns),
+                                                 providers_used=used)
+        for item in self.filtered:
+            incident_candidate_record(tenant=call.tenant, call_id=call.pk, reason=item["reason"],
+                                      provider=item["provider"], excerpt=item["text"])
+        status = END_STATUS.get(end_reason, Call.Status.COMPLETED)
+        self.call = services.call_transition(call=call, to=status, reason=end_reason)
+        return self.call
+
+    @staticmethod
+    def _used(chain) -> list[str]:
+        return chain.used if chain is not None else []

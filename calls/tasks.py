@@ -1,0 +1,13 @@
+from tenants.tasks import tenant_task
+
+from .models import Call
+from .reporting import call_report_generate
+
+
+@tenant_task(name="calls.call_finalize")
+def call_finalize(tenant, call_id: str, mode: str = "auto"):
+    """Write the report of a call that has ended (a no-op for a call that is gone or still running)."""
+    call = Call.objects.select_related("script", "tenant").filter(pk=call_id).first()
+    if call is None or not call.is_over:
+        return None
+    return str(call_report_generate(call=call, mode=mode).pk)
