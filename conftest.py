@@ -14,6 +14,16 @@ def _celery_eager():
 
 
 @pytest.fixture(autouse=True)
+def _closed_circuit_breakers():
+    """Start each test with every provider's circuit closed: breakers are process-wide, like in production."""
+    from calls.pipeline.gateway import reset_breakers
+
+    reset_breakers()
+    yield
+    reset_breakers()
+
+
+@pytest.fixture(autouse=True)
 def _english_by_default():
     """Start each test in the default language; a request in French must not leak into the next test."""
     from django.conf import settings
@@ -61,3 +71,38 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db):
+    """The whole ASGI application (HTTP and WebSockets) served by daphne in a child process, on a free port."""
+    from functools import partial
+
+    from channels.layers import channel_layers
+    from channels.testing.live import make_application, set_database_connection
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    # The child is forked: it must not inherit an in-memory channel layer whose queues belong to earlier tests'
+    # event loops.
+    channel_layers.backends.clear()
+    process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+                            setup=partial(_forked_server_setup, set_database_connection))
+    process.start()
+    if not process.ready.wait(timeout=30):
+        process.terminate()
+        raise RuntimeError("the ASGI test server did not start")
+    yield f"http://127.0.0.1:{process.port.value}"
+    process.terminate()
+    process.join()
+
+
+def _forked_server_setup(set_database_connection):
+    """Give the forked server its own thread for sync_to_async: the parent's died in the fork, and asgiref's
+    single-thread executor would otherwise queue every database call forever."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    set_database_connection()

@@ -8,7 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callkom.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from callkom.routing import channel_routes, websocket_urlpatterns  # noqa: E402
 from calls.pipeline.runtime import freeze_startup_heap  # noqa: E402
@@ -16,7 +15,7 @@ from calls.pipeline.runtime import freeze_startup_heap  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "websocket": URLRouter(websocket_urlpatterns),
         "channel": ChannelNameRouter(channel_routes),
     }
 )

@@ -148,6 +148,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not memory: browser tests run the ASGI server in a child process that must see the data.
+            # One per process, so that two test runs on one machine do not share it.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -291,6 +294,9 @@ GOOGLE_LOCATION = env("GOOGLE_LOCATION", "eu")
 LIVEKIT_URL = env("LIVEKIT_URL", "")
 LIVEKIT_API_KEY = env("LIVEKIT_API_KEY", "")
 LIVEKIT_API_SECRET = env("LIVEKIT_API_SECRET", "")
+# Which engines live calls use: auto (vendors when configured, then local), local, or bench (fakes with the
+# benchmark's standard latencies, for load tests of a running server).
+PIPELINE_PROVIDERS = env("CALLKOM_PIPELINE_PROVIDERS", "auto")
 # Budgets for a provider's first output before the chain moves on to the next provider (seconds).
 PIPELINE_FIRST_OUTPUT_TIMEOUT_S = {"stt": 5.0, "llm": 4.0, "tts": 3.0}
 

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from calls.urls import portal_urlpatterns as calls_portal_urlpatterns
+from calls.webhooks import livekit_webhook
 from tenants import api as tenants_api
 from tenants import views as tenant_views
 from tenants.urls import portal_urlpatterns
@@ -16,11 +18,12 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("livekit/webhook/", livekit_webhook, name="livekit-webhook"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/", tenant_views.portal_home, name="portal-home"),
-    path("t/<slug:tenant_slug>/", include(portal_urlpatterns)),
+    path("t/<slug:tenant_slug>/", include(portal_urlpatterns + calls_portal_urlpatterns)),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from tenants.admin_mixins import ReadOnlyAdminMixin, TenantDataAdmin
 
-from .models import Call, CallReport, Contact, Script, Utterance
+from .models import Call, CallReport, Contact, InboundNumber, Script, Utterance
 
 
 @admin.register(Script)
@@ -46,3 +46,9 @@ class CallAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
     list_filter = ["status", "direction", "channel", "outcome", "special_category"]
     date_hierarchy = "created_at"
     inlines = [CallReportInline, UtteranceInline]
+
+
+@admin.register(InboundNumber)
+class InboundNumberAdmin(TenantDataAdmin):
+    list_display = ["number", "tenant", "script", "created_at"]
+    search_fields = ["number"]

@@ -9,7 +9,29 @@ class CallsConfig(AppConfig):
     def ready(self):
         from tenants import audit
 
-        from .models import Call, Script
+        from .models import Call, InboundNumber, Script, SupervisorAction
 
         audit.register(Script)
+        audit.register(InboundNumber)
+        audit.register(SupervisorAction)
         audit.register(Call, exclude_fields=["turn_metrics", "providers_used"])
+
+        from django.urls import reverse
+        from django.utils.http import urlencode
+
+        from tenants.selectors import register_dashboard_card
+
+        from . import selectors as call_selectors
+
+        @register_dashboard_card
+        def call_cards(tenant):
+            stats = call_selectors.call_stats_this_month(tenant)
+            list_url = reverse("call-list", kwargs={"tenant_slug": tenant.slug})
+            since = {"date_from": stats["month_start"].isoformat()}
+            return [
+                (_("Calls this month"), stats["total"], f"{list_url}?{urlencode(since)}"),
+                (_("Completed this month"), stats["completed"],
+                 f"{list_url}?{urlencode({**since, 'status': Call.Status.COMPLETED})}"),
+                (_("Appointments this month"), stats["appointments"],
+                 f"{list_url}?{urlencode({**since, 'outcome': Call.Outcome.APPOINTMENT})}"),
+            ]

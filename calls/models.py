@@ -203,3 +203,41 @@ class CallReport(TenantOwned):
 
     def __str__(self):
         return f"Report of call {self.call_id}"
+
+
+class InboundNumber(TenantOwned):
+    """A phone number linked to a tenant: LiveKit's SIP dispatch rule puts its calls in a room the bridge joins."""
+
+    number = models.CharField(_("number"), max_length=20, unique=True, help_text=_("E.164, e.g. +33123456789."))
+    script = models.ForeignKey(Script, on_delete=models.PROTECT, related_name="+", verbose_name=_("script"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("inbound number")
+        verbose_name_plural = _("inbound numbers")
+
+    def __str__(self):
+        return self.number
+
+
+class SupervisorAction(TenantOwned):
+    """A person stepping into a call: taking it over, hanging it up, or leaving a note ("human control")."""
+
+    class Action(models.TextChoices):
+        TAKE_OVER = "take_over", _("Take over")
+        HANG_UP = "hang_up", _("Hang up")
+        NOTE = "note", _("Note")
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="supervisor_actions")
+    user = models.ForeignKey("tenants.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    note = EncryptedTextField(_("note"), blank=True, default="")
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("supervisor action")
+        verbose_name_plural = _("supervisor actions")
+        ordering = ["at"]
+
+    def __str__(self):
+        return f"{self.action} on call {self.call_id}"

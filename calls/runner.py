@@ -9,6 +9,7 @@ session in between.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import json
@@ -93,6 +94,8 @@ class CallRun:
             system_prompt=prompt, language=script.language, voice=script.voice or None,
             max_duration_s=script.max_duration_s, silence_timeout_s=script.silence_timeout_s,
             max_unclear_turns=script.transfer_after_misunderstandings, teach_markers=False,
+            # Load tests compare with the injected provider latency, which an early start would partly hide.
+            early_llm_start=mode != "bench",
         )
         return cls(
             call=call, providers=providers, recorder=recorder, config=config,
@@ -105,8 +108,21 @@ class CallRun:
         )
 
     def session(self) -> CallSession:
+        self.recorder.listeners.append(self._on_ai_request)
         return CallSession(self.config, self.stt, self.llm, self.tts, emit=self._emit,
                            output_filter=self._filter)
+
+    def _on_ai_request(self, row: dict) -> None:
+        """Show each AI request on the live views as it is logged (what and where, never the content)."""
+        data = {"type": "ai_request", "provider": row["provider"], "role": row["role"], "region": row["region"],
+                "outcome": row["outcome"], "duration_ms": row["duration_ms"], "request_bytes": row["request_bytes"]}
+        if self.broadcast:
+            asyncio.get_running_loop().create_task(self._broadcast(data))
+
+    async def _broadcast(self, data: dict) -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            await layer.group_send(call_group(self.call.pk), {"type": "call.event", "event": data})
 
     def _filter(self, text: str) -> str:
         verdict = self.output_filter.check(text)
@@ -120,9 +136,7 @@ class CallRun:
         if data["type"] == "transcript" and data.get("speaker") == "caller" and data.get("final"):
             self.output_filter.note_caller(data["text"])
         if self.broadcast:
-            layer = get_channel_layer()
-            if layer is not None:
-                await layer.group_send(call_group(self.call.pk), {"type": "call.event", "event": data})
+            await self._broadcast(data)
 
     async def finish(self, session: CallSession, end_reason: str) -> Call:
         await self.recorder.flush()

@@ -13,8 +13,10 @@ from django.utils.translation import gettext as _
 
 from tenants.crypto import email_index, normalize_email, normalize_phone, phone_index
 from tenants.models import Tenant
+from tenants.roles import Perm, role_has
+from tenants.selectors import membership_for
 
-from .models import Call, CallReport, Contact, Script, Utterance
+from .models import Call, CallReport, Contact, Script, SupervisorAction, Utterance
 from .pipeline.safeguards import discloses_ai, redact
 
 REPORT_SLOTS = ("name", "phone", "email", "company", "need", "appointment")
@@ -224,3 +226,28 @@ def demo_scripts_ensure(*, tenant: Tenant) -> list[Script]:
     """Create the demo scripts the tenant does not have yet."""
     return [script_create(tenant=tenant, **spec) for spec in DEMO_SCRIPTS
             if not Script.objects.filter(tenant=tenant, name=spec["name"]).exists()]
+
+
+class SupervisionRefused(Exception):
+    """A supervisor command that cannot be carried out; the message says why."""
+
+
+STEERING = {SupervisorAction.Action.TAKE_OVER, SupervisorAction.Action.HANG_UP}
+
+
+@transaction.atomic
+def call_supervise(*, call: Call, user, command: str, note: str = "") -> SupervisorAction:
+    """Record a supervisor's command on a call (the transport carries it out); refuse what cannot apply."""
+    if command not in SupervisorAction.Action.values:
+        raise SupervisionRefused(_("Unknown command; use take_over, hang_up or note."))
+    membership = membership_for(user, call.tenant)
+    if command in STEERING and (membership is None or not role_has(membership.role, Perm.RUN_CAMPAIGNS)):
+        raise SupervisionRefused(_("Your role lets you watch calls, not steer them."))
+    if command in STEERING and call.is_over:
+        raise SupervisionRefused(_("This call has ended: it can no longer be taken over or hung up."))
+    if command == SupervisorAction.Action.NOTE and not note.strip():
+        raise SupervisionRefused(_("A note needs some text."))
+    action = SupervisorAction(tenant_id=call.tenant_id, call=call, user=user, action=command, note=note.strip())
+    action.full_clean()
+    action.save()
+    return action

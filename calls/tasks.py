@@ -11,3 +11,14 @@ def call_finalize(tenant, call_id: str, mode: str = "auto"):
     if call is None or not call.is_over:
         return None
     return str(call_report_generate(call=call, mode=mode).pk)
+
+
+@tenant_task(name="calls.call_dial")
+def call_dial(tenant, call_id: str):
+    """Dial a queued outbound call through LiveKit (a no-op for a call that is gone or no longer queued)."""
+    from .outbound import call_dial_now
+
+    call = Call.objects.select_related("tenant", "script", "contact").filter(pk=call_id).first()
+    if call is None or call.status != Call.Status.QUEUED:
+        return None
+    return call_dial_now(call=call).status

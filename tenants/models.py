@@ -193,6 +193,10 @@ class TenantSettings(TenantOwned):
     calling_window_end = models.TimeField(_("calls until"), default=datetime.time(20, 0))
     calling_days = models.JSONField(_("calling days"), default=_weekdays)
     calling_timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris")
+    sip_outbound_trunk_id = models.CharField(
+        _("outbound SIP trunk"), max_length=64, blank=True,
+        help_text=_("LiveKit SIP trunk ID used to place this company's outbound calls."),
+    )
 
     class Meta:
         verbose_name = _("tenant settings")

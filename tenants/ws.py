@@ -1,8 +1,9 @@
 """WebSocket tenant scope: a short-lived signed token bound to one path opens the scope of its tenant.
 
 The portal page that opens a socket asks for ``ws_token(tenant=…, path=…)``; the socket URL carries it as
-``?token=…``. A connection without a valid token is accepted only to be closed with code 1008 (policy
-violation), so browsers see the reason instead of a bare handshake failure.
+``?token=…``. A connection without a valid token is accepted only to be closed with code 4403 (the
+application's "forbidden"; servers may not send 1008 themselves), so browsers see why instead of a bare handshake
+failure.
 """
 
 from urllib.parse import parse_qs
@@ -14,7 +15,7 @@ from .scope import tenant_scope
 
 SALT = "callkom.ws"
 DEFAULT_TTL_SECONDS = 300
-POLICY_VIOLATION = 1008
+POLICY_VIOLATION = 4403  # servers may send only 1000 and 3000-4999; 4403 mirrors HTTP 403
 
 
 def ws_token(*, tenant, path: str, user=None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from .audio import FRAME_MS, AudioFrame, silence, tone
 from .gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
 from .pacing import PlayoutStats, play_out
-from .providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech, split_pieces
+from .providers.fake import split_pieces
 from .runtime import freeze_startup_heap
 from .session import CallSession, SessionConfig
 
@@ -57,19 +57,18 @@ class CallResult:
     end_reason: str = ""
 
 
-def _session(turns: int, seed: int) -> CallSession:
+def _session() -> CallSession:
+    """A session on fake providers with the standard profile (no jitter: every call sees the same latencies)."""
+    from .registry import build_providers
+
+    providers = build_providers(tenant=None, script=None, mode="bench")
     recorder = InvocationRecorder(None)
-    stt = FakeSpeechToText([f"phrase numéro {i} du client" for i in range(turns)],
-                           final_delay_ms=STT_FINAL_MS - STT_ENDPOINTING_MS, endpointing_ms=STT_ENDPOINTING_MS,
-                           seed=seed)
-    llm = FakeLanguageModel([REPLY], first_token_ms=LLM_FIRST_TOKEN_MS, tokens_per_second=LLM_TOKENS_PER_S, seed=seed)
-    tts = FakeTextToSpeech(first_byte_ms=TTS_FIRST_BYTE_MS, seed=seed)
     config = SessionConfig(greeting="Bonjour, je suis l'assistant virtuel de Demo.", system_prompt="Benchmark.",
                            language="fr", early_llm_start=False, silence_timeout_s=60, max_duration_s=3600,
                            no_transcript_timeout_ms=None)
-    return CallSession(config, SpeechToTextChain([stt], recorder, first_output_timeout_s=5),
-                       LanguageModelChain([llm], recorder, first_output_timeout_s=5),
-                       TextToSpeechChain([tts], recorder, first_output_timeout_s=5))
+    return CallSession(config, SpeechToTextChain(providers.stt, recorder, first_output_timeout_s=5),
+                       LanguageModelChain(providers.llm, recorder, first_output_timeout_s=5),
+                       TextToSpeechChain(providers.tts, recorder, first_output_timeout_s=5))
 
 
 async def _caller(session: CallSession, turns: int) -> None:
@@ -93,9 +92,9 @@ async def _caller(session: CallSession, turns: int) -> None:
             return
 
 
-async def run_call(turns: int, seed: int, start_delay: float) -> CallResult:
+async def run_call(turns: int, start_delay: float) -> CallResult:
     await asyncio.sleep(start_delay)
-    session = _session(turns, seed)
+    session = _session()
     result = CallResult()
     runner = asyncio.create_task(session.run())
     player = asyncio.create_task(play_out(session, lambda frame: None, stats=result.playout))
@@ -149,7 +148,7 @@ async def bench(calls: int, turns: int, seed: int = 0) -> dict:
     stop, lag, peak = asyncio.Event(), [], [rss_before]
     monitors = [asyncio.create_task(_loop_lag(lag, stop)), asyncio.create_task(_rss_sampler(peak, stop))]
     rng = random.Random(seed)
-    results = await asyncio.gather(*(run_call(turns, seed + i, rng.uniform(0, 1.0)) for i in range(calls)))
+    results = await asyncio.gather(*(run_call(turns, rng.uniform(0, 1.0)) for i in range(calls)))
     stop.set()
     await asyncio.gather(*monitors)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)

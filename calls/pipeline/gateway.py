@@ -113,6 +113,7 @@ class InvocationRecorder:
         self.minimised_fields = sorted(minimised_fields)
         self.keep_payloads = keep_payloads
         self.rows: list[dict] = []
+        self.listeners: list[Callable[[dict], None]] = []  # told of each row (live views), never of the payload
         self._queue: asyncio.Queue | None = None
         self._writer: asyncio.Task | None = None
 
@@ -138,6 +139,8 @@ class InvocationRecorder:
             "payload": attempt.payload if self.keep_payloads else "",
         }
         self.rows.append(row)
+        for listener in self.listeners:
+            listener({key: value for key, value in row.items() if key != "payload"})
         if self.write is not None:
             self._ensure_writer()
             self._queue.put_nowait(row)
@@ -338,14 +341,16 @@ class SpeechToTextChain(_Chain):
                         if transcript.is_final:
                             attempt.received(transcript.text.encode())
                         yield transcript
-                self._succeeded(provider, attempt)
+                if attempt.request_bytes:
+                    self._succeeded(provider, attempt)
                 return
             except ProviderError as error:
                 self._failed(provider, attempt, error)
                 if source.exhausted:
                     return
             except (asyncio.CancelledError, GeneratorExit):
-                self.recorder.record(attempt, "ok", None)
+                if attempt.request_bytes:  # no audio was sent (a typed call): no request to log
+                    self.recorder.record(attempt, "ok", None)
                 raise
         raise AllProvidersFailed(self.role)
 

@@ -3,7 +3,8 @@
 Order: the real vendor when its credentials are configured, then CALLKOM's local engine as the last fallback
 (so a call always has somewhere to go). A provider is used only while its subprocessor in the public register is
 active, not switched off by staff, and allowed by the tenant's region policy. ``mode="fake"`` builds the fake
-adapters for tests and benchmarks; they are not in the register and never see real data.
+adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies; they are not in the
+register and never see real data.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def _candidates(script):
 def build_providers(*, tenant, script, mode: str = "auto", fake_options: dict | None = None) -> ProviderSet:
     if mode == "fake":
         return _fake_providers(script, fake_options or {})
+    if mode == "bench":
+        return _fake_providers(script, standard_profile())
     register = {sub.slug: sub for sub in Subprocessor.objects.all()}
     providers = ProviderSet()
     for role, slug, factory in _candidates(script):
@@ -70,6 +73,20 @@ def build_providers(*, tenant, script, mode: str = "auto", fake_options: dict | 
             continue
         getattr(providers, role).append(factory())
     return providers
+
+
+def standard_profile() -> dict:
+    """Fake providers with the benchmark's standard latencies (see calls.pipeline.benchmark)."""
+    from . import benchmark
+
+    return {
+        "utterances": [f"phrase numéro {i} du client" for i in range(10_000)],
+        "stt": {"final_delay_ms": benchmark.STT_FINAL_MS - benchmark.STT_ENDPOINTING_MS,
+                "endpointing_ms": benchmark.STT_ENDPOINTING_MS},
+        "replies": [benchmark.REPLY],
+        "llm": {"first_token_ms": benchmark.LLM_FIRST_TOKEN_MS, "tokens_per_second": benchmark.LLM_TOKENS_PER_S},
+        "tts": {"first_byte_ms": benchmark.TTS_FIRST_BYTE_MS},
+    }
 
 
 def _fake_providers(script, options: dict) -> ProviderSet:

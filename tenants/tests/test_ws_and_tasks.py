@@ -48,7 +48,7 @@ async def test_a_bad_token_is_closed_with_a_policy_code(tenants, case):
     token = {"missing": "", "forged": "abc:def", "other-path": ws_token(tenant=one, path="/ws/test/b/")}[case]
     communicator, connected, _ = await connect("/ws/test/a/", token)
     assert connected  # accepted only to say why it is closed
-    assert (await communicator.receive_output())["code"] == 1008
+    assert (await communicator.receive_output())["code"] == 4403
 
 
 @tenant_task()

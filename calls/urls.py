@@ -1,0 +1,14 @@
+"""Portal pages of the calls app, mounted under /t/<tenant-slug>/ (see callkom/urls.py)."""
+
+from django.urls import path
+
+from . import simulator_views, views
+
+portal_urlpatterns = [
+    path("calls/try/", simulator_views.simulator, name="call-simulator"),
+    path("calls/", views.call_list, name="call-list"),
+    path("calls/live/", views.live_board, name="call-live"),
+    path("calls/live.json", views.live_board_json, name="call-live-json"),
+    path("calls/<uuid:call_id>/", views.call_detail, name="call-detail"),
+    path("calls/try/start/", simulator_views.simulator_start, name="call-simulator-start"),
+]

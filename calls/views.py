@@ -1,0 +1,87 @@
+"""Portal pages of the calls: the list, one call, and the live board."""
+
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_safe
+
+from tenants.decorators import portal_view
+from tenants.roles import Perm
+
+from . import selectors
+from .forms import CallFilterForm
+from .templatetags.calls_tags import call_duration, seconds
+
+LIVE_REFRESH_SECONDS = 5
+
+
+@require_safe
+@portal_view(Perm.VIEW)
+def call_list(request):
+    """List the tenant's calls, newest first, filtered and paged by an opaque cursor; bad input answers 400."""
+    form = CallFilterForm(request.GET, tenant=request.tenant)
+    zone = selectors.tenant_zone(request.tenant)
+    if not form.is_valid():
+        return render(request, "calls/call_list.html", {"form": form, "page": None, "zone": zone}, status=400)
+    queryset = selectors.calls_filtered(tenant=request.tenant, **form.filters())
+    page = selectors.calls_page(queryset, after=form.cleaned_data["cursor"], per_page=form.page_size())
+    return render(request, "calls/call_list.html", {"form": form, "page": page, "zone": zone})
+
+
+@require_safe
+@portal_view(Perm.VIEW)
+def call_detail(request, call_id):
+    """Show one call of the tenant: facts, report, transcript, latencies, AI requests, audit; 404 for others'."""
+    call = get_object_or_404(selectors.calls_for_detail(), pk=call_id)
+    detail = selectors.call_detail(call=call, tenant=request.tenant)
+    return render(request, "calls/call_detail.html", {"detail": detail, "call": call})
+
+
+@require_safe
+@portal_view(Perm.VIEW)
+def live_board(request):
+    """Show the calls in progress; the page refreshes itself from ``live_board_json``."""
+    calls = selectors.calls_live(tenant=request.tenant)
+    context = {"calls": calls, "refresh_seconds": LIVE_REFRESH_SECONDS, "zone": selectors.tenant_zone(request.tenant)}
+    return render(request, "calls/live_board.html", context)
+
+
+@require_safe
+@portal_view(Perm.VIEW)
+def live_board_json(request):
+    """Return the calls in progress for the live board's refresh."""
+    zone = selectors.tenant_zone(request.tenant)
+    calls = selectors.calls_live(tenant=request.tenant)
+    rows = [_live_row(request.tenant.slug, call, zone) for call in calls]
+    now = timezone.now()
+    response = JsonResponse({
+        "calls": rows,
+        "count": len(rows),
+        "count_label": ngettext("%(count)s call in progress.", "%(count)s calls in progress.", len(rows))
+        % {"count": len(rows)},
+        "at": now.isoformat(),
+        "updated_label": _("Updated at %(time)s")
+        % {"time": formats.time_format(timezone.localtime(now, zone), "H:i:s")},
+    })
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _live_row(slug, call, zone):
+    started = call.started_at or call.created_at
+    return {
+        "id": str(call.pk),
+        "url": reverse("call-detail", kwargs={"tenant_slug": slug, "call_id": call.pk}),
+        "status": call.status,
+        "status_label": call.get_status_display(),
+        "direction": call.direction,
+        "direction_label": call.get_direction_display(),
+        "channel_label": call.get_channel_display(),
+        "script": call.script.name,
+        "started_at": started.isoformat(),
+        "started_display": formats.date_format(timezone.localtime(started, zone), "DATETIME_FORMAT"),
+        "duration": seconds(call_duration(call)),
+    }
