@@ -79,7 +79,7 @@ def asgi_live_server(transactional_db):
     from functools import partial
 
     from channels.layers import channel_layers
-    from channels.testing.live import make_application, set_database_connection
+    from channels.testing.live import make_application
     from daphne.testing import DaphneProcess
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
@@ -87,7 +87,7 @@ def asgi_live_server(transactional_db):
     # event loops.
     channel_layers.backends.clear()
     process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
-                            setup=partial(_forked_server_setup, set_database_connection))
+                            setup=_forked_server_setup)
     process.start()
     if not process.ready.wait(timeout=30):
         process.terminate()
@@ -97,12 +97,12 @@ def asgi_live_server(transactional_db):
     process.join()
 
 
-def _forked_server_setup(set_database_connection):
+def _forked_server_setup():
     """Give the forked server its own thread for sync_to_async: the parent's died in the fork, and asgiref's
-    single-thread executor would otherwise queue every database call forever."""
+    single-thread executor would otherwise queue every database call forever. The database settings need no
+    change: the fork inherits them already pointing at the test database (and opens its own connections)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from asgiref.sync import SyncToAsync
 
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-    set_database_connection()

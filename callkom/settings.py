@@ -168,7 +168,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "callkom"},
+            # redis-py 8 reads with a 5 s socket timeout by default, which aborts the layer's blocking BZPOPMIN and
+            # tears down every idle WebSocket consumer (django/channels_redis#422): no timeout on these reads.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "prefix": "callkom"},
         }
     }
 else:
@@ -294,6 +296,8 @@ GOOGLE_LOCATION = env("GOOGLE_LOCATION", "eu")
 LIVEKIT_URL = env("LIVEKIT_URL", "")
 LIVEKIT_API_KEY = env("LIVEKIT_API_KEY", "")
 LIVEKIT_API_SECRET = env("LIVEKIT_API_SECRET", "")
+# How long the bridge waits in a room for the caller to answer before it gives up (seconds).
+LIVEKIT_BRIDGE_CALLER_WAIT_S = envint("LIVEKIT_BRIDGE_CALLER_WAIT_S", 90)
 # Which engines live calls use: auto (vendors when configured, then local), local, or bench (fakes with the
 # benchmark's standard latencies, for load tests of a running server).
 PIPELINE_PROVIDERS = env("CALLKOM_PIPELINE_PROVIDERS", "auto")

@@ -5,7 +5,7 @@ goes to one of them). It handles one message type::
 
     {"type": "call.join", "call_id": "<uuid>", "tenant_id": 7,
      "room": "call-<uuid>",                     # optional: inbound rooms are named by LiveKit's dispatch rule
-     "mode": "auto" | "local" | "fake",         # optional provider mode, default settings.LIVEKIT_BRIDGE_PROVIDER_MODE
+     "mode": "auto" | "local" | "fake",         # optional provider mode, default settings.PIPELINE_PROVIDERS
      "fake_options": {...}}                     # optional, with mode "fake" only (tests, benchmarks)
 
 Each call runs as its own asyncio task, so one worker carries many calls; database work goes through
@@ -44,7 +44,7 @@ from .services import TransitionError, call_transition
 logger = logging.getLogger(__name__)
 
 ROOM_SAMPLE_RATE = 48_000
-PROVIDER_MODES = ("auto", "local", "fake")
+PROVIDER_MODES = ("auto", "local", "fake", "bench")
 TOKEN_TTL_S = 300
 PLAYOUT_DRAIN_S = 2.0  # at most this long for the agent's last words to leave before a transfer or hang-up
 SIP_ENDED = {"hangup", "disconnected", "error"}
@@ -116,7 +116,7 @@ def parse_join(message: dict) -> BridgeJob:
     room = message.get("room") or f"{livekit.ROOM_PREFIX}{call_id}"
     if not isinstance(room, str) or len(room) > 256:
         raise ValueError("room must be a room name")
-    mode = message.get("mode") or getattr(settings, "LIVEKIT_BRIDGE_PROVIDER_MODE", "auto")
+    mode = message.get("mode") or settings.PIPELINE_PROVIDERS
     if mode not in PROVIDER_MODES:
         raise ValueError(f"mode must be one of {', '.join(PROVIDER_MODES)}")
     fake_options = message.get("fake_options") if mode == "fake" else None
@@ -266,7 +266,7 @@ class CallBridge:
 
     async def _wait_for_caller(self, call: Call) -> bool:
         """Wait until the SIP participant is in the room, heard and active; False if it left or never came."""
-        timeout = getattr(settings, "LIVEKIT_BRIDGE_CALLER_WAIT_S", 90)
+        timeout = settings.LIVEKIT_BRIDGE_CALLER_WAIT_S
         ready, gone = asyncio.ensure_future(self._ready.wait()), asyncio.ensure_future(self._gone.wait())
         try:
             await asyncio.wait({ready, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -43,3 +43,23 @@ class TwoTenantTestCase(TestCase):
 
     def in_beta(self):
         return tenant_scope(self.beta)
+
+
+def drain_channel(name: str, timeout: float = 0.3) -> list[dict]:
+    """Return the messages waiting on a channel of the configured layer (in-memory or Redis alike)."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    async def collect():
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(name), timeout))
+            except TimeoutError:
+                return messages
+
+    return async_to_sync(collect)()

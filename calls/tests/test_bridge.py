@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import defaultdict
 
 import jwt
 import numpy as np
@@ -16,10 +15,11 @@ from channels.testing import ApplicationCommunicator
 from livekit import rtc
 
 from calls import bridge, livekit, services
-from calls.bridge import LiveKitBridgeConsumer, RtcMedia, parse_join
+from calls.bridge import LiveKitBridgeConsumer, parse_join
 from calls.models import Call, CallReport, Utterance
 from calls.pipeline.audio import silence, tone
 from calls.runner import call_group
+from calls.testing_livekit import RATE, FakeMedia, FakeParticipant, FakeTrack
 from calls.tests.livekit_standin import API_SECRET, livekit_server_fixture  # noqa: F401 - fixture
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.models import TenantSettings
@@ -28,122 +28,11 @@ from tenants.services import tenant_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-RATE = 48_000
-CHUNK = RATE // 100  # 10 ms, as LiveKit's AudioStream delivers them
 FAKE = {
     "tts": {"ms_per_char": 3.0, "first_byte_ms": 10.0, "realtime_factor": 0.0},
     "stt": {"final_delay_ms": 50.0, "interim_every_ms": None},
 }
 STEP_TIMEOUT_S = 20.0
-
-
-# --- the fake room -------------------------------------------------------------------------------------------------
-
-class FakeParticipant:
-    def __init__(self, identity, kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP, attributes=None):
-        self.identity, self.kind, self.attributes = identity, kind, dict(attributes or {})
-
-
-class FakeTrack:
-    kind = rtc.TrackKind.KIND_AUDIO
-
-    def __init__(self, pcm: bytes):
-        self.pcm = pcm  # what the caller says, at 48 kHz; silence follows until the stream is closed
-
-
-class FakeAudioStream:
-    """Yield the track's audio as 10 ms ``AudioFrameEvent``s at real time, like ``rtc.AudioStream``."""
-
-    def __init__(self, track: FakeTrack):
-        self.track, self.closed, self.frames = track, False, 0
-
-    def __aiter__(self):
-        return self._frames()
-
-    async def _frames(self):
-        loop = asyncio.get_running_loop()
-        due, offset, quiet = loop.time(), 0, bytes(CHUNK * 2)
-        while not self.closed:
-            pcm = self.track.pcm[offset:offset + CHUNK * 2].ljust(CHUNK * 2, b"\0") if offset < len(
-                self.track.pcm) else quiet
-            offset += CHUNK * 2
-            self.frames += 1
-            yield rtc.AudioFrameEvent(rtc.AudioFrame(pcm, RATE, 1, CHUNK))
-            due += 0.01
-            await asyncio.sleep(max(0.0, due - loop.time()))
-
-    async def aclose(self):
-        self.closed = True
-
-
-class FakeAudioSource:
-    def __init__(self):
-        self.frames: list[rtc.AudioFrame] = []
-        self.first_at: float | None = None
-
-    async def capture_frame(self, frame):
-        if self.first_at is None:
-            self.first_at = asyncio.get_running_loop().time()
-        self.frames.append(frame)
-
-    async def wait_for_playout(self):
-        return None
-
-    def pcm(self) -> bytes:
-        return b"".join(bytes(frame.data) for frame in self.frames)
-
-
-class FakeLocalParticipant:
-    def __init__(self):
-        self.published = []
-
-    async def publish_track(self, track, options=None):
-        self.published.append((track, options))
-
-
-class FakeRoom:
-    def __init__(self):
-        self.handlers = defaultdict(list)
-        self.local_participant = FakeLocalParticipant()
-        self.connected = asyncio.Event()
-        self.url = self.token = None
-        self.left = False
-
-    def on(self, event, callback=None):
-        self.handlers[event].append(callback)
-        return callback
-
-    def emit(self, event, *args):
-        for callback in self.handlers[event]:
-            callback(*args)
-
-    async def connect(self, url, token, options=None):
-        self.url, self.token = url, token
-        self.connected.set()
-
-    async def disconnect(self):
-        self.left = True
-
-
-class FakeMedia(RtcMedia):
-    """``RtcMedia`` with the room, its streams and the agent's source replaced; the rest is livekit's own."""
-
-    def __init__(self):
-        self.the_room, self.source, self.streams = FakeRoom(), FakeAudioSource(), []
-
-    def room(self):
-        return self.the_room
-
-    def audio_stream(self, track):
-        stream = FakeAudioStream(track)
-        self.streams.append(stream)
-        return stream
-
-    def audio_source(self):
-        return self.source
-
-    def local_track(self, source):
-        return ("agent-voice", source)
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------

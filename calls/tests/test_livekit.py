@@ -16,6 +16,7 @@ from subprocessors.services import subprocessor_seed_defaults
 from tenants.models import TenantSettings
 from tenants.scope import tenant_scope
 from tenants.services import tenant_create
+from tenants.testing import drain_channel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,17 +40,14 @@ def call(tenant):
 
 @pytest.fixture
 def bridge_inbox():
-    """The messages sent to the bridge's worker channel (in-memory channel layer)."""
+    """The messages sent to the bridge's worker channel, whichever channel layer is configured."""
     layer = get_channel_layer()
     async_to_sync(layer.flush)()
     messages = []
 
     def drain():
-        while True:
-            try:
-                messages.append(layer.channels[livekit.BRIDGE_CHANNEL].get_nowait()[1])
-            except (KeyError, Exception):  # noqa: BLE001 - empty or absent queue
-                return messages
+        messages.extend(drain_channel(livekit.BRIDGE_CHANNEL))
+        return messages
 
     yield drain
     async_to_sync(layer.flush)()

@@ -18,6 +18,7 @@ from calls.models import Call, CallReport, InboundNumber
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.scope import all_tenants_scope, tenant_scope
 from tenants.services import tenant_create
+from tenants.testing import drain_channel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,12 +95,7 @@ def room_of(call):
 
 
 def bridge_messages():
-    layer = get_channel_layer()
-    queue = layer.channels.get(livekit.BRIDGE_CHANNEL)
-    messages = []
-    while queue is not None and not queue.empty():
-        messages.append(queue.get_nowait()[1])
-    return messages
+    return drain_channel(livekit.BRIDGE_CHANNEL)
 
 
 # --- the lifecycle -------------------------------------------------------------------------------------------------
