@@ -6,6 +6,8 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from tenants.crypto import normalize_phone
+
 from .models import Call, Script
 from .selectors import Cursor, CursorError, cursor_decode
 
@@ -87,3 +89,18 @@ class CallFilterForm(forms.Form):
 
     def page_size(self) -> int:
         return self.cleaned_data.get("per_page") or PER_PAGE_DEFAULT
+
+
+class OutboundCallForm(forms.Form):
+    """Place one call from the portal: which script, to whom (campaigns place many)."""
+
+    script = forms.ModelChoiceField(label=_("Script"), queryset=None)  # the tenant's, set per form
+    phone = forms.CharField(label=_("Phone number"), max_length=32)
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["script"].queryset = Script.objects.filter(tenant=tenant).order_by("name")
+
+    def clean_phone(self):
+        return normalize_phone(self.cleaned_data["phone"])

@@ -1,18 +1,20 @@
 """Portal pages of the calls: the list, one call, and the live board."""
 
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from tenants.decorators import portal_view
 from tenants.roles import Perm
 
-from . import selectors
-from .forms import CallFilterForm
+from . import selectors, services
+from .forms import CallFilterForm, OutboundCallForm
+from .livekit import LiveKitNotConfigured, livekit_config
+from .outbound import call_start_outbound
 from .templatetags.calls_tags import call_duration, seconds
 
 LIVE_REFRESH_SECONDS = 5
@@ -28,7 +30,8 @@ def call_list(request):
         return render(request, "calls/call_list.html", {"form": form, "page": None, "zone": zone}, status=400)
     queryset = selectors.calls_filtered(tenant=request.tenant, **form.filters())
     page = selectors.calls_page(queryset, after=form.cleaned_data["cursor"], per_page=form.page_size())
-    return render(request, "calls/call_list.html", {"form": form, "page": page, "zone": zone})
+    context = {"form": form, "page": page, "zone": zone, "outbound_form": OutboundCallForm(tenant=request.tenant)}
+    return render(request, "calls/call_list.html", context)
 
 
 @require_safe
@@ -85,3 +88,22 @@ def _live_row(slug, call, zone):
         "started_display": formats.date_format(timezone.localtime(started, zone), "DATETIME_FORMAT"),
         "duration": seconds(call_duration(call)),
     }
+
+
+@require_POST
+@portal_view(Perm.RUN_CAMPAIGNS)
+def call_outbound_start(request):
+    """Place one outbound call to a number typed in the portal; its page follows the call."""
+    form = OutboundCallForm(request.POST, tenant=request.tenant)
+    if form.is_valid():
+        try:
+            livekit_config()
+        except LiveKitNotConfigured as error:
+            form.add_error(None, _("Outbound calls go through LiveKit, which is not configured here (%(detail)s). "
+                                   "Try the agent in the call simulator instead.") % {"detail": error})
+        else:
+            contact = services.contact_create(tenant=request.tenant, phone=form.cleaned_data["phone"],
+                                              name=form.cleaned_data["name"])
+            call = call_start_outbound(tenant=request.tenant, script=form.cleaned_data["script"], contact=contact)
+            return redirect("call-detail", tenant_slug=request.tenant.slug, call_id=call.pk)
+    return render(request, "calls/outbound_form.html", {"form": form}, status=400)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from calls import services
 from calls.models import Call, Utterance
 from calls.selectors import calls_filtered, calls_page, cursor_decode, cursor_encode
 from calls.services import call_create, call_record_conversation, call_report_save, call_transition, demo_scripts_ensure
@@ -355,3 +356,43 @@ class DashboardAndWaterfallTests(CallPagesTestCase):
         tts = next(bar for bar in bars if bar["stage"] == "tts")
         total = next(bar for bar in bars if bar["stage"] == "total")
         self.assertAlmostEqual(tts["x"] + tts["width"], total["x"] + total["width"], delta=0.2)
+
+
+class OutboundFromThePortalTests(TwoTenantTestCase):
+    def setUp(self):
+        with self.in_alpha():
+            self.script = services.demo_scripts_ensure(tenant=self.alpha)[0]
+
+    def test_without_livekit_the_form_says_why_and_nothing_is_dialled(self):
+        self.login(self.alice)
+        response = self.client.post("/t/alpha/calls/outbound/", {"script": self.script.pk, "phone": "06 12 34 56 78"})
+        self.assertContains(response, "LIVEKIT_URL", status_code=400)
+        with self.in_alpha():
+            self.assertFalse(Call.objects.exists())
+
+    def test_with_livekit_the_call_is_queued_for_the_contact(self):
+        from unittest import mock
+
+        self.login(self.alice)
+        with self.settings(LIVEKIT_URL="wss://lk.test", LIVEKIT_API_KEY="k", LIVEKIT_API_SECRET="s" * 32), \
+                mock.patch("calls.tasks.call_dial.delay") as dial, self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post("/t/alpha/calls/outbound/", {"script": self.script.pk,
+                                                                     "phone": "06 12 34 56 78", "name": "Jean"})
+        with self.in_alpha():
+            call = Call.objects.get()
+        self.assertRedirects(response, f"/t/alpha/calls/{call.pk}/")
+        self.assertEqual((call.direction, call.status, call.contact.phone), ("outbound", "queued", "+33612345678"))
+        dial.assert_called_once_with(self.alpha.pk, str(call.pk))
+
+    def test_bad_number_or_another_tenants_script_is_a_form_error(self):
+        with self.in_beta():
+            beta_script = services.demo_scripts_ensure(tenant=self.beta)[0]
+        self.login(self.alice)
+        for data in ({"script": self.script.pk, "phone": "12"}, {"script": beta_script.pk, "phone": "0612345678"}):
+            response = self.client.post("/t/alpha/calls/outbound/", data)
+            self.assertContains(response, "errorlist", status_code=400)
+
+    def test_a_viewer_cannot_place_calls(self):
+        self.login(self.bob)
+        response = self.client.post("/t/alpha/calls/outbound/", {"script": self.script.pk, "phone": "0612345678"})
+        self.assertEqual(response.status_code, 403)
