@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from tenants.models import Tenant, TenantSettings
@@ -38,7 +39,7 @@ from . import livekit
 from .models import Call
 from .pipeline.audio import SAMPLE_RATE, FrameBuffer, StreamResampler
 from .pipeline.pacing import play_out
-from .runner import CallRun
+from .runner import CallRun, call_group, supervisor_command_apply
 from .services import TransitionError, call_transition
 
 logger = logging.getLogger(__name__)
@@ -286,18 +287,35 @@ class CallBridge:
         gone = asyncio.ensure_future(self._gone.wait())
         self._pump = asyncio.ensure_future(self._pump_caller(session, self.caller_track))
         player = asyncio.ensure_future(play_out(session, self._speaker(source)))
+        supervisors = asyncio.ensure_future(self._follow_supervisors(session))
         try:
             await asyncio.wait({talk, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not talk.done():
                 await session.hangup(self.gone_reason or "hangup")
             return await talk
         finally:
-            for task in (gone, self._pump, talk):
+            for task in (gone, self._pump, talk, supervisors):
                 task.cancel()
             # the session closed its audio queue, so the player ends by itself once the last frame went out
             await asyncio.wait({player}, timeout=1.0)
             player.cancel()
-            await asyncio.gather(gone, self._pump, talk, player, return_exceptions=True)
+            await asyncio.gather(gone, self._pump, talk, player, supervisors, return_exceptions=True)
+
+    async def _follow_supervisors(self, session) -> None:
+        """Take the live view's commands (take over, hang up) for this call, like the media consumer does."""
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        channel = await layer.new_channel("bridge.")
+        group = call_group(self.job.call_id)
+        await layer.group_add(group, channel)
+        try:
+            while True:
+                message = await layer.receive(channel)
+                if message.get("type") == "call.command":
+                    await supervisor_command_apply(session, message.get("command", ""))
+        finally:
+            await layer.group_discard(group, channel)
 
     async def _pump_caller(self, session, track) -> None:
         """Caller audio: 48 kHz frames from the room -> 16 kHz 20 ms frames into the session."""

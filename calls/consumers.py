@@ -30,7 +30,7 @@ from . import services
 from .models import Call
 from .pipeline.audio import SAMPLE_RATE, BadAudio, FrameBuffer, StreamResampler, validate_pcm
 from .pipeline.pacing import play_out
-from .runner import CallRun, call_group
+from .runner import CallRun, call_group, supervisor_command_apply
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +164,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
 
     async def call_command(self, message):
         """A supervisor's command, relayed by the live view."""
-        if self.session is None:
-            return
-        command = message["command"]
-        if command == "hang_up":
-            await self.session.hangup("supervisor_hang_up")
-        elif command == "take_over":
-            await self.session.hangup("transferred")
+        if self.session is not None:
+            await supervisor_command_apply(self.session, message["command"])
 
     async def disconnect(self, code):
         if self.call is not None:

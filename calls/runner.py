@@ -160,3 +160,13 @@ class CallRun:
     @staticmethod
     def _used(chain) -> list[str]:
         return chain.used if chain is not None else []
+
+
+SUPERVISOR_END_REASONS = {"take_over": "transferred", "hang_up": "supervisor_hang_up"}
+
+
+async def supervisor_command_apply(session: CallSession, command: str) -> None:
+    """Carry out a supervisor's command on the session its transport runs (the transport does the transfer)."""
+    reason = SUPERVISOR_END_REASONS.get(command)
+    if reason is not None and session.state != "ended":
+        await session.hangup(reason)

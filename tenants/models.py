@@ -126,6 +126,14 @@ class LegalBasis(models.TextChoices):
     LEGITIMATE_INTERESTS = "legitimate_interests", _("Legitimate interests (Art. 6(1)(f))")
 
 
+def _ten_am():
+    return datetime.time(10, 0)
+
+
+def _eight_pm():
+    return datetime.time(20, 0)
+
+
 def _weekdays():
     return [0, 1, 2, 3, 4]
 
@@ -189,8 +197,9 @@ class TenantSettings(TenantOwned):
         choices=LegalBasis.choices,
         default=LegalBasis.LEGITIMATE_INTERESTS,
     )
-    calling_window_start = models.TimeField(_("calls from"), default=datetime.time(10, 0))
-    calling_window_end = models.TimeField(_("calls until"), default=datetime.time(20, 0))
+    # Callables, not fixed values: Django's check warns about a fixed time default near the current hour.
+    calling_window_start = models.TimeField(_("calls from"), default=_ten_am)
+    calling_window_end = models.TimeField(_("calls until"), default=_eight_pm)
     calling_days = models.JSONField(_("calling days"), default=_weekdays)
     calling_timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris")
     sip_outbound_trunk_id = models.CharField(

@@ -109,6 +109,23 @@ async def run_call(turns: int, start_delay: float) -> CallResult:
     return result
 
 
+async def _timer_baseline(samples: list[float], stop: asyncio.Event) -> None:
+    """Wait out the injected latencies alone, as the fakes do, under the same load: no pipeline at all.
+
+    Each asyncio timer fires a little late (epoll rounds timeouts up to the millisecond, and the loop is busy with
+    the calls), and the path waits on three of them in a row; that lateness is in the measured turns too.
+    """
+    loop = asyncio.get_running_loop()
+    stt = STT_FINAL_MS / 1000
+    llm = (injected_ms() - STT_FINAL_MS - TTS_FIRST_BYTE_MS) / 1000
+    tts = TTS_FIRST_BYTE_MS / 1000
+    while not stop.is_set():
+        start = loop.time()
+        for wait in (stt, llm, tts):
+            await asyncio.sleep(wait)
+        samples.append((loop.time() - start) * 1000 - injected_ms())
+
+
 async def _loop_lag(samples: list[float], stop: asyncio.Event, interval: float = 0.01) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
@@ -145,8 +162,9 @@ async def bench(calls: int, turns: int, seed: int = 0) -> dict:
     rss_before = _rss_kib()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     wall_before = time.perf_counter()
-    stop, lag, peak = asyncio.Event(), [], [rss_before]
-    monitors = [asyncio.create_task(_loop_lag(lag, stop)), asyncio.create_task(_rss_sampler(peak, stop))]
+    stop, lag, peak, baseline = asyncio.Event(), [], [rss_before], []
+    monitors = [asyncio.create_task(_loop_lag(lag, stop)), asyncio.create_task(_rss_sampler(peak, stop)),
+                asyncio.create_task(_timer_baseline(baseline, stop))]
     rng = random.Random(seed)
     results = await asyncio.gather(*(run_call(turns, rng.uniform(0, 1.0)) for i in range(calls)))
     stop.set()
@@ -161,6 +179,7 @@ async def bench(calls: int, turns: int, seed: int = 0) -> dict:
         "turns_measured": len(e2e),
         "injected_provider_ms": round(injected, 1),
         "overhead_ms": _percentiles([value - injected for value in e2e]),
+        "timer_baseline_ms": _percentiles(baseline),
         "e2e_ms": _percentiles(e2e),
         "audio_underruns": sum(r.playout.underruns for r in results),
         "frames_played": sum(r.playout.frames for r in results),

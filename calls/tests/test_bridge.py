@@ -212,6 +212,27 @@ async def test_a_caller_asking_for_a_person_is_transferred_to_the_tenant_number(
     assert livekit_server.calls("DeleteRoom")
 
 
+async def test_a_supervisor_taking_over_from_the_live_view_transfers_the_phone_caller(call, media, livekit_server):
+    from channels.layers import get_channel_layer
+
+    from calls.runner import call_group
+
+    room = media.the_room
+    caller = FakeParticipant("sip_caller", attributes={"sip.callStatus": "active"})
+    next_event = await events_of(call)
+    async with bridge_worker() as worker:
+        task = await start_call(worker, call, [])
+        await asyncio.wait_for(room.connected.wait(), STEP_TIMEOUT_S)
+        room.emit("track_subscribed", FakeTrack(b""), object(), caller)
+        await next_event(lambda e: e["type"] == "transcript" and e["speaker"] == "agent", "the greeting")
+        await get_channel_layer().group_send(call_group(call.pk), {"type": "call.command", "command": "take_over"})
+        assert await asyncio.wait_for(task, STEP_TIMEOUT_S) == "transferred"
+
+    [transfer] = livekit_server.calls("TransferSIPParticipant")
+    assert transfer.body["transfer_to"] == "tel:+33123456789"
+    assert (await stored(call))[0].status == Call.Status.TRANSFERRED
+
+
 async def test_a_transfer_without_a_number_ends_the_call_with_the_reason(call, media, livekit_server):
     await update(TenantSettings, {"tenant_id": call.tenant_id}, human_transfer_number="")
     room = media.the_room
