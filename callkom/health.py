@@ -63,9 +63,20 @@ def check_broker():
 
 
 def beat_heartbeat():
-    """Age of the last beat heartbeat in seconds, or None (informational: web can be healthy without beat)."""
+    """Age in seconds of the last heartbeat, or None (informational: web can be healthy without beat).
+
+    A worker ran the heartbeat task when a shared cache (Redis) holds its stamp; otherwise, as with the embedded
+    per-process cache, the database tells when beat last sent it.
+    """
+    from django_celery_beat.models import PeriodicTask
+
+    from .management.commands.setup_periodic_tasks import PREFIX
+
     value = caches["default"].get(HEARTBEAT_KEY)
     when = parse_datetime(value) if value else None
+    if when is None:
+        task = PeriodicTask.objects.filter(name=f"{PREFIX}heartbeat").only("last_run_at").first()
+        when = task.last_run_at if task is not None else None
     return None if when is None else round((timezone.now() - when).total_seconds())
 
 

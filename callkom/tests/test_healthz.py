@@ -43,3 +43,21 @@ class ServicesInUseTests(TestCase):
         self.assertEqual(checks["channel_layer"]["detail"], "RedisChannelLayer")
         self.assertEqual(checks["cache"]["detail"], "RedisCache")
         self.assertEqual(checks["broker"]["detail"], "redis")
+
+
+class BeatSeenThroughTheDatabaseTests(TestCase):
+    def test_beats_last_send_counts_when_no_shared_cache_holds_the_workers_stamp(self):
+        import io
+
+        from django.core.management import call_command
+        from django.utils import timezone
+        from django_celery_beat.models import PeriodicTask
+
+        from django.core.cache import caches
+
+        caches["default"].clear()  # no worker stamp, as in a web process with its own in-memory cache
+        call_command("setup_periodic_tasks", stdout=io.StringIO())
+        self.assertIsNone(self.client.get("/healthz").json()["beat_heartbeat_age_s"])
+        PeriodicTask.objects.filter(name="callkom: heartbeat").update(
+            last_run_at=timezone.now() - timezone.timedelta(seconds=30))
+        self.assertEqual(self.client.get("/healthz").json()["beat_heartbeat_age_s"], 30)
