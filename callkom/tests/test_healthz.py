@@ -49,11 +49,10 @@ class BeatSeenThroughTheDatabaseTests(TestCase):
     def test_beats_last_send_counts_when_no_shared_cache_holds_the_workers_stamp(self):
         import io
 
+        from django.core.cache import caches
         from django.core.management import call_command
         from django.utils import timezone
         from django_celery_beat.models import PeriodicTask
-
-        from django.core.cache import caches
 
         caches["default"].clear()  # no worker stamp, as in a web process with its own in-memory cache
         call_command("setup_periodic_tasks", stdout=io.StringIO())
