@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from tenants.admin_mixins import ReadOnlyAdminMixin, TenantDataAdmin
 
-from .models import Call, CallReport, Contact, InboundNumber, Script, Utterance
+from .models import Call, CallReport, Contact, InboundNumber, Recording, Script, Utterance
 
 
 @admin.register(Script)
@@ -52,3 +52,8 @@ class CallAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
 class InboundNumberAdmin(TenantDataAdmin):
     list_display = ["number", "tenant", "script", "created_at"]
     search_fields = ["number"]
+
+
+@admin.register(Recording)
+class RecordingAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
+    list_display = ["call", "tenant", "duration_ms", "size_bytes", "created_at"]

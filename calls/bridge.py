@@ -210,6 +210,7 @@ class CallBridge:
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _gone: asyncio.Event = field(default_factory=asyncio.Event)
     _pump: asyncio.Task | None = None
+    call_run: CallRun | None = None
 
     async def run(self) -> str | None:
         """Carry the call from joining its room to queuing its report; return the end reason (None: no talk)."""
@@ -282,12 +283,18 @@ class CallBridge:
         return False
 
     async def _converse(self, run: CallRun, source) -> str:
+        self.call_run = run
         session = self.session = run.session()
+        # Join the call's group before the call starts, so that no supervisor command can arrive unheard.
+        layer, channel = get_channel_layer(), None
+        if layer is not None:
+            channel = await layer.new_channel()
+            await layer.group_add(call_group(self.job.call_id), channel)
         talk = asyncio.ensure_future(session.run())
         gone = asyncio.ensure_future(self._gone.wait())
         self._pump = asyncio.ensure_future(self._pump_caller(session, self.caller_track))
         player = asyncio.ensure_future(play_out(session, self._speaker(source)))
-        supervisors = asyncio.ensure_future(self._follow_supervisors(session))
+        supervisors = asyncio.ensure_future(self._follow_supervisors(session, layer, channel))
         try:
             await asyncio.wait({talk, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not talk.done():
@@ -301,14 +308,11 @@ class CallBridge:
             player.cancel()
             await asyncio.gather(gone, self._pump, talk, player, supervisors, return_exceptions=True)
 
-    async def _follow_supervisors(self, session) -> None:
+    async def _follow_supervisors(self, session, layer, channel) -> None:
         """Take the live view's commands (take over, hang up) for this call, like the media consumer does."""
-        layer = get_channel_layer()
-        if layer is None:
+        if channel is None:
             return
-        channel = await layer.new_channel("bridge.")
         group = call_group(self.job.call_id)
-        await layer.group_add(group, channel)
         try:
             while True:
                 message = await layer.receive(channel)
@@ -328,6 +332,7 @@ class CallBridge:
                 if resampler is None or resampler.from_rate != frame.sample_rate:
                     resampler = StreamResampler(frame.sample_rate, SAMPLE_RATE)
                 for piece in frames.push(resampler.process(bytes(frame.data))):
+                    self.call_run.record_caller(piece)
                     await session.push_audio(piece)
         finally:
             await stream.aclose()
@@ -337,6 +342,7 @@ class CallBridge:
         resampler = StreamResampler(SAMPLE_RATE, ROOM_SAMPLE_RATE)
 
         async def sink(frame) -> None:
+            self.call_run.record_agent(frame)
             pcm = resampler.process(frame.pcm)
             if pcm:
                 await source.capture_frame(self.media.frame(pcm))

@@ -112,6 +112,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if len(frames) > MAX_PENDING_FRAMES:
             return await self._error(_("Audio arrives faster than real time; this chunk was dropped."))
         for frame in frames:
+            self.run.record_caller(frame)
             await self.session.push_audio(frame)
 
     async def _text(self, message):
@@ -144,6 +145,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=json.dumps({"type": "mark", "name": name}))
 
     async def _send_frame(self, frame):
+        self.run.record_agent(frame)
         with contextlib.suppress(Exception):
             await self.send(bytes_data=frame.pcm)
 

@@ -241,3 +241,20 @@ class SupervisorAction(TenantOwned):
 
     def __str__(self):
         return f"{self.action} on call {self.call_id}"
+
+
+class Recording(TenantOwned):
+    """The audio of a call, when the tenant records calls: caller left, agent right, encrypted at rest."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="recording")
+    path = models.CharField(max_length=200)  # in the default storage; the file holds a Fernet token, not audio
+    duration_ms = models.PositiveIntegerField(default=0)
+    size_bytes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("recording")
+        verbose_name_plural = _("recordings")
+
+    def __str__(self):
+        return f"Recording of call {self.call_id}"

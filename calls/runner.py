@@ -34,6 +34,7 @@ from .pipeline.safeguards import (
     minimise_context,
 )
 from .pipeline.session import CallSession, SessionConfig
+from .recording import CallRecorder, recording_store
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class CallRun:
     tts: TextToSpeechChain | None
     config: SessionConfig
     output_filter: OutputFilter
+    capture: CallRecorder | None = None  # the call's audio, when the tenant records calls
     events: list = dataclasses.field(default_factory=list)
     filtered: list = dataclasses.field(default_factory=list)
     broadcast: bool = True
@@ -105,7 +107,18 @@ class CallRun:
             tts=TextToSpeechChain(providers.tts, recorder, first_output_timeout_s=budgets["tts"])
             if speaks and providers.tts else None,
             output_filter=OutputFilter(language=script.language, allowed_text=_script_text(script)),
+            capture=CallRecorder() if tenant_settings.recording_enabled else None,
         )
+
+    def record_caller(self, frame) -> None:
+        """Note a frame of the caller's audio for the recording (transports call this as frames arrive)."""
+        if self.capture is not None:
+            self.capture.caller_frame(frame.pcm)
+
+    def record_agent(self, frame) -> None:
+        """Note a frame of the agent's audio for the recording, as it is played."""
+        if self.capture is not None:
+            self.capture.agent_frame(frame.pcm)
 
     def session(self) -> CallSession:
         self.recorder.listeners.append(self._on_ai_request)
@@ -153,6 +166,8 @@ class CallRun:
         for item in self.filtered:
             incident_candidate_record(tenant=call.tenant, call_id=call.pk, reason=item["reason"],
                                       provider=item["provider"], excerpt=item["text"])
+        if self.capture is not None:
+            recording_store(call=call, recorder=self.capture)
         status = END_STATUS.get(end_reason, Call.Status.COMPLETED)
         self.call = services.call_transition(call=call, to=status, reason=end_reason)
         return self.call

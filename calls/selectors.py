@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from auditlog.models import LogEntry
 from django.db import models
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.selectors import ai_invocations_for_call
 from tenants.models import Tenant
 
-from .models import Call, CallReport, Utterance
+from .models import Call, CallReport, Recording, Utterance
 
 LIVE_STATUSES = (Call.Status.RINGING, Call.Status.IN_PROGRESS)
 
@@ -212,13 +213,20 @@ def _audit_changes(call: Call, fields: dict, changes: dict) -> list[AuditChange]
     return result
 
 
-def call_recording(call: Call):
-    """Return the call's recording, or None.
+@dataclass(frozen=True)
+class RecordingLink:
+    url: str
+    content_type: str
+    duration_ms: int
 
-    There is no recording storage yet, so this is always None and the page shows no player. When storage lands,
-    return an object with a ``url`` the browser can play (signed, short-lived) and ``content_type``.
-    """
-    return None
+
+def call_recording(call: Call) -> RecordingLink | None:
+    """Return where the page can play the call's recording (decrypted on request), or None."""
+    recording = Recording.objects.filter(call=call).only("duration_ms").first()
+    if recording is None:
+        return None
+    url = reverse("call-recording", kwargs={"tenant_slug": call.tenant.slug, "call_id": call.pk})
+    return RecordingLink(url=url, content_type="audio/wav", duration_ms=recording.duration_ms)
 
 
 @dataclass(frozen=True)

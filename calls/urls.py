@@ -10,6 +10,7 @@ portal_urlpatterns = [
     path("calls/live/", views.live_board, name="call-live"),
     path("calls/live.json", views.live_board_json, name="call-live-json"),
     path("calls/<uuid:call_id>/", views.call_detail, name="call-detail"),
+    path("calls/<uuid:call_id>/recording.wav", views.call_recording, name="call-recording"),
     path("calls/try/start/", simulator_views.simulator_start, name="call-simulator-start"),
     path("calls/outbound/", views.call_outbound_start, name="call-outbound"),
 ]

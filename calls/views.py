@@ -1,6 +1,6 @@
 """Portal pages of the calls: the list, one call, and the live board."""
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -14,7 +14,9 @@ from tenants.roles import Perm
 from . import selectors, services
 from .forms import CallFilterForm, OutboundCallForm
 from .livekit import LiveKitNotConfigured, livekit_config
+from .models import Recording
 from .outbound import call_start_outbound
+from .recording import recording_audio
 from .templatetags.calls_tags import call_duration, seconds
 
 LIVE_REFRESH_SECONDS = 5
@@ -107,3 +109,14 @@ def call_outbound_start(request):
             call = call_start_outbound(tenant=request.tenant, script=form.cleaned_data["script"], contact=contact)
             return redirect("call-detail", tenant_slug=request.tenant.slug, call_id=call.pk)
     return render(request, "calls/outbound_form.html", {"form": form}, status=400)
+
+
+@require_safe
+@portal_view(Perm.VIEW)
+def call_recording(request, call_id):
+    """Play the call's recording to a member of its tenant (decrypted for this response only)."""
+    recording = get_object_or_404(Recording, call_id=call_id)
+    response = HttpResponse(recording_audio(recording), content_type="audio/wav")
+    response["Content-Disposition"] = f'inline; filename="call-{call_id}.wav"'
+    response["Cache-Control"] = "private, no-store"
+    return response
