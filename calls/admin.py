@@ -1,8 +1,11 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from tenants.admin_mixins import ReadOnlyAdminMixin, TenantDataAdmin
 
-from .models import Call, CallReport, Contact, InboundNumber, Recording, Script, Utterance
+from .donotcall import platform_do_not_call_add
+from .models import Call, CallReport, Contact, DoNotCall, InboundNumber, PlatformDoNotCall, Recording, Script, Utterance
 
 
 @admin.register(Script)
@@ -57,3 +60,39 @@ class InboundNumberAdmin(TenantDataAdmin):
 @admin.register(Recording)
 class RecordingAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
     list_display = ["call", "tenant", "duration_ms", "size_bytes", "created_at"]
+
+
+@admin.register(DoNotCall)
+class DoNotCallAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
+    list_display = ["pk", "tenant", "source", "created_at"]
+    list_filter = ["source"]
+    exclude = ["phone_index"]
+
+
+class PlatformDoNotCallForm(forms.ModelForm):
+    phone = forms.CharField(label=_("Phone number"), max_length=32)
+
+    class Meta:
+        model = PlatformDoNotCall
+        fields = ["source"]
+
+    def clean_phone(self):
+        from tenants.crypto import normalize_phone
+
+        return normalize_phone(self.cleaned_data["phone"])
+
+
+@admin.register(PlatformDoNotCall)
+class PlatformDoNotCallAdmin(admin.ModelAdmin):
+    """Only the blind index is kept: staff can add a number and find it again, never read the list back."""
+
+    form = PlatformDoNotCallForm
+    list_display = ["pk", "source", "created_at"]
+    list_filter = ["source"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        saved = platform_do_not_call_add(phone=form.cleaned_data["phone"], source=form.cleaned_data["source"])
+        obj.pk = saved.pk

@@ -9,11 +9,12 @@ class CallsConfig(AppConfig):
     def ready(self):
         from tenants import audit
 
-        from .models import Call, InboundNumber, Script, SupervisorAction
+        from .models import Call, DoNotCall, InboundNumber, Script, SupervisorAction
 
         audit.register(Script)
         audit.register(InboundNumber)
         audit.register(SupervisorAction)
+        audit.register(DoNotCall, secret_fields=["phone_index"])
         audit.register(Call, exclude_fields=["turn_metrics", "providers_used"])
 
         from django.urls import reverse

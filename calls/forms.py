@@ -104,3 +104,11 @@ class OutboundCallForm(forms.Form):
 
     def clean_phone(self):
         return normalize_phone(self.cleaned_data["phone"])
+
+
+class DoNotCallForm(forms.Form):
+    phone = forms.CharField(label=_("Phone number"), max_length=32)
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def clean_phone(self):
+        return normalize_phone(self.cleaned_data["phone"])

@@ -258,3 +258,48 @@ class Recording(TenantOwned):
 
     def __str__(self):
         return f"Recording of call {self.call_id}"
+
+
+class DoNotCallSource(models.TextChoices):
+    OBJECTION = "objection", _("Objection by the person")
+    RIGHTS_REQUEST = "rights_request", _("Rights request")
+    MANUAL = "manual", _("Added by hand")
+    IMPORT = "import", _("Imported")
+
+
+class DoNotCall(TenantOwned):
+    """A number this tenant must never call. Found by its blind index; the number itself is kept encrypted."""
+
+    phone = EncryptedCharField(_("phone"), max_length=32)
+    phone_index = BlindIndexField()
+    source = models.CharField(_("source"), max_length=16, choices=DoNotCallSource.choices,
+                              default=DoNotCallSource.MANUAL)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey("tenants.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("added"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("do-not-call entry")
+        verbose_name_plural = _("do-not-call list")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "phone_index"], name="donotcall_unique_number")]
+
+    def __str__(self):
+        return f"Do-not-call entry {self.pk}"
+
+
+class PlatformDoNotCall(models.Model):
+    """A person who objects to every call placed through CALLKOM, whichever customer places it."""
+
+    phone_index = BlindIndexField(unique=True)
+    source = models.CharField(_("source"), max_length=16, choices=DoNotCallSource.choices,
+                              default=DoNotCallSource.OBJECTION)
+    created_at = models.DateTimeField(_("added"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("platform-wide do-not-call entry")
+        verbose_name_plural = _("platform-wide do-not-call list")
+
+    def __str__(self):
+        return f"Platform do-not-call entry {self.pk}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from asgiref.sync import async_to_sync
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from tenants.models import Tenant, TenantSettings
 
 from . import livekit
+from .donotcall import do_not_call_reason
 from .models import Call, Contact, Script
 from .services import TransitionError, call_create, call_transition
 
@@ -24,6 +26,9 @@ def call_start_outbound(*, tenant: Tenant, script: Script, contact: Contact, leg
     """Queue an outbound call to ``contact``; it is dialled by the ``calls.call_dial`` task once committed."""
     from .tasks import call_dial
 
+    refusal = do_not_call_reason(tenant=tenant, phone_e164=contact.phone)
+    if refusal:
+        raise ValidationError(refusal)
     with transaction.atomic():
         call = call_create(tenant=tenant, script=script, contact=contact, direction=Call.Direction.OUTBOUND,
                            channel=Call.Channel.PHONE, legal_basis=legal_basis)
@@ -46,6 +51,8 @@ def call_dial_now(*, call: Call) -> Call:
         return _fail(call, "no_outbound_trunk")
     if not phone:
         return _fail(call, "no_phone_number")
+    if do_not_call_reason(tenant=call.tenant, phone_e164=phone):  # an objection may have come since it was queued
+        return call_transition(call=call, to=S.CANCELED, reason="do_not_call")
     try:
         async_to_sync(livekit.room_create)(call)
     except livekit.LiveKitNotConfigured:

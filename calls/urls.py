@@ -13,4 +13,6 @@ portal_urlpatterns = [
     path("calls/<uuid:call_id>/recording.wav", views.call_recording, name="call-recording"),
     path("calls/try/start/", simulator_views.simulator_start, name="call-simulator-start"),
     path("calls/outbound/", views.call_outbound_start, name="call-outbound"),
+    path("do-not-call/", views.do_not_call_list, name="do-not-call"),
+    path("do-not-call/<int:entry_id>/remove/", views.do_not_call_delete, name="do-not-call-remove"),
 ]

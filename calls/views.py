@@ -1,5 +1,7 @@
 """Portal pages of the calls: the list, one call, and the live board."""
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -9,12 +11,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from tenants.decorators import portal_view
-from tenants.roles import Perm
+from tenants.roles import Perm, role_has
 
 from . import selectors, services
-from .forms import CallFilterForm, OutboundCallForm
+from .donotcall import do_not_call_add, do_not_call_reason, do_not_call_remove
+from .forms import CallFilterForm, DoNotCallForm, OutboundCallForm
 from .livekit import LiveKitNotConfigured, livekit_config
-from .models import Recording
+from .models import DoNotCall, Recording
 from .outbound import call_start_outbound
 from .recording import recording_audio
 from .templatetags.calls_tags import call_duration, seconds
@@ -104,10 +107,15 @@ def call_outbound_start(request):
             form.add_error(None, _("Outbound calls go through LiveKit, which is not configured here (%(detail)s). "
                                    "Try the agent in the call simulator instead.") % {"detail": error})
         else:
-            contact = services.contact_create(tenant=request.tenant, phone=form.cleaned_data["phone"],
-                                              name=form.cleaned_data["name"])
-            call = call_start_outbound(tenant=request.tenant, script=form.cleaned_data["script"], contact=contact)
-            return redirect("call-detail", tenant_slug=request.tenant.slug, call_id=call.pk)
+            refusal = do_not_call_reason(tenant=request.tenant, phone_e164=form.cleaned_data["phone"])
+            if refusal:
+                form.add_error("phone", refusal)
+            else:
+                contact = services.contact_create(tenant=request.tenant, phone=form.cleaned_data["phone"],
+                                                  name=form.cleaned_data["name"])
+                call = call_start_outbound(tenant=request.tenant, script=form.cleaned_data["script"],
+                                           contact=contact)
+                return redirect("call-detail", tenant_slug=request.tenant.slug, call_id=call.pk)
     return render(request, "calls/outbound_form.html", {"form": form}, status=400)
 
 
@@ -120,3 +128,32 @@ def call_recording(request, call_id):
     response["Content-Disposition"] = f'inline; filename="call-{call_id}.wav"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@portal_view(Perm.VIEW)
+def do_not_call_list(request):
+    """Show the tenant's do-not-call list; campaign managers and up add numbers."""
+    form = DoNotCallForm(request.POST or None)
+    if request.method == "POST":
+        if not role_has(request.membership.role, Perm.RUN_CAMPAIGNS):
+            raise PermissionDenied
+        if form.is_valid():
+            do_not_call_add(tenant=request.tenant, phone=form.cleaned_data["phone"],
+                            reason=form.cleaned_data["reason"], actor=request.user)
+            messages.success(request, _("The number will not be called."))
+            return redirect("do-not-call", tenant_slug=request.tenant.slug)
+    entries = DoNotCall.objects.select_related("created_by").order_by("-created_at")[:500]
+    return render(request, "calls/do_not_call.html", {"form": form, "entries": entries})
+
+
+@require_POST
+@portal_view(Perm.RUN_CAMPAIGNS)
+def do_not_call_delete(request, entry_id):
+    entry = get_object_or_404(DoNotCall, pk=entry_id)
+    try:
+        do_not_call_remove(entry=entry)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The number was removed from the list."))
+    return redirect("do-not-call", tenant_slug=request.tenant.slug)
