@@ -5,7 +5,18 @@ from django.utils.translation import gettext_lazy as _
 from tenants.admin_mixins import ReadOnlyAdminMixin, TenantDataAdmin
 
 from .donotcall import platform_do_not_call_add
-from .models import Call, CallReport, Contact, DoNotCall, InboundNumber, PlatformDoNotCall, Recording, Script, Utterance
+from .models import (
+    Call,
+    CallReport,
+    Contact,
+    DoNotCall,
+    InboundNumber,
+    PlatformDoNotCall,
+    Recording,
+    Script,
+    SupervisorAction,
+    Utterance,
+)
 
 
 @admin.register(Script)
@@ -43,12 +54,23 @@ class CallReportInline(admin.StackedInline):
         return False
 
 
+class SupervisorActionInline(admin.TabularInline):
+    model = SupervisorAction
+    fields = ["at", "user", "action", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
     list_display = ["id", "tenant", "direction", "channel", "status", "outcome", "created_at", "ended_at"]
     list_filter = ["status", "direction", "channel", "outcome", "special_category"]
     date_hierarchy = "created_at"
-    inlines = [CallReportInline, UtteranceInline]
+    inlines = [CallReportInline, SupervisorActionInline, UtteranceInline]
 
 
 @admin.register(InboundNumber)

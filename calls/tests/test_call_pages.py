@@ -396,3 +396,28 @@ class OutboundFromThePortalTests(TwoTenantTestCase):
         self.login(self.bob)
         response = self.client.post("/t/alpha/calls/outbound/", {"script": self.script.pk, "phone": "0612345678"})
         self.assertEqual(response.status_code, 403)
+
+
+class SimulatorStartTests(TwoTenantTestCase):
+    def test_another_tenants_script_or_garbage_is_refused_with_a_message(self):
+        with self.in_beta():
+            beta_script = services.demo_scripts_ensure(tenant=self.beta)[0]
+        self.login(self.alice)
+        for value in (beta_script.pk, "x", ""):
+            response = self.client.post("/t/alpha/calls/try/start/", {"script": value})
+            self.assertEqual(response.status_code, 400)
+            self.assertIn("scripts", response.json()["detail"])
+        with self.in_alpha():
+            self.assertFalse(Call.objects.exists())
+
+    def test_a_member_gets_a_call_and_a_token_bound_to_its_media_path(self):
+        from tenants.ws import ws_token_payload
+
+        with self.in_alpha():
+            script = services.demo_scripts_ensure(tenant=self.alpha)[0]
+        self.login(self.bob)
+        data = self.client.post("/t/alpha/calls/try/start/", {"script": script.pk}).json()
+        path, token = data["media_url"].split("?token=")
+        self.assertEqual(path, f"/ws/calls/{data['call_id']}/media/")
+        self.assertEqual(ws_token_payload(token, path=path)["t"], self.alpha.pk)
+        self.assertIsNone(ws_token_payload(token, path="/ws/calls/other/media/"))

@@ -48,3 +48,22 @@ class StaffAdminTests(TwoTenantTestCase):
         self.client.post("/admin/tenants/tenant/", {"action": "suspend", "_selected_action": [self.beta.pk]})
         self.beta.refresh_from_db()
         self.assertEqual(self.beta.status, "suspended")
+
+
+class CallAdminTests(TwoTenantTestCase):
+    def test_a_call_page_in_the_admin_shows_supervisor_actions_and_is_recorded(self):
+        from calls import services
+        from calls.models import Call, SupervisorAction
+
+        staff = user_create(email="staff@callkom.example", password="x" * 12, is_staff=True)
+        staff.is_superuser = True
+        staff.save()
+        with self.in_alpha():
+            script = services.demo_scripts_ensure(tenant=self.alpha)[0]
+            call = services.call_create(tenant=self.alpha, script=script, direction=Call.Direction.INBOUND)
+            SupervisorAction.objects.create(tenant=self.alpha, call=call, user=self.alice, action="note",
+                                            note="call back Monday")
+        self.client.force_login(staff)
+        response = self.client.get(f"/admin/calls/call/{call.pk}/change/")
+        self.assertContains(response, "call back Monday")
+        self.assertTrue(StaffAccess.objects.filter(tenant=self.alpha, model="calls.Call").exists())
