@@ -4,7 +4,7 @@ import json
 
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
@@ -45,12 +45,5 @@ def simulator_start(request):
         "language": script.language,
         "media_url": f"{media_path}?token={ws_token(tenant=request.tenant, path=media_path, user=request.user)}",
         "live_url": f"/ws/calls/{call.pk}/live/",
-        "call_url": _call_url(request, call),
+        "call_url": reverse("call-detail", kwargs={"tenant_slug": request.tenant.slug, "call_id": call.pk}),
     })
-
-
-def _call_url(request, call):
-    try:
-        return reverse("call-detail", kwargs={"tenant_slug": request.tenant.slug, "call_id": call.pk})
-    except NoReverseMatch:
-        return ""

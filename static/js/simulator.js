@@ -24,7 +24,7 @@
     $("sim-report").hidden = true;
     $("sim-stop").hidden = false;
     $("sim-say").hidden = false;
-    if (call.call_url) { $("sim-call-link").href = call.call_url; }
+    $("sim-call-link").href = call.call_url;
     audio = new AudioContext();
     playhead = 0;
     socket = new WebSocket(wsUrl(call.media_url));
@@ -102,7 +102,7 @@
         : value === true ? "✓" : String(value);
       fields.append(text("dt", labels[key]), text("dd", shown));
     });
-    if ($("sim-call-link").getAttribute("href") !== "#") $("sim-call-link").hidden = false;
+    $("sim-call-link").hidden = false;
   }
 
   $("sim-start").addEventListener("submit", start);
