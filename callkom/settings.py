@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "encrypted_model_fields",
     "callkom",
     "tenants",
+    "webhooks",
     "subprocessors",
     "compliance",
     "calls",
@@ -127,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.portal",
+                "compliance.context_processors.incident_notices",
             ],
         },
     },
@@ -307,6 +309,11 @@ PIPELINE_FIRST_OUTPUT_TIMEOUT_S = {"stt": 5.0, "llm": 4.0, "tts": 3.0}
 # Product settings.
 CALLKOM_REQUIRE_SERVICES = envbool("CALLKOM_REQUIRE_SERVICES", False)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+# The portal's public address, for links in webhooks and e-mails (no trailing slash).
+CALLKOM_PUBLIC_URL = env("CALLKOM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Outgoing webhooks go to https:// URLs on public addresses only; these open the door for development and tests.
+WEBHOOKS_ALLOW_INSECURE = envbool("WEBHOOKS_ALLOW_INSECURE", False)
+WEBHOOKS_ALLOW_PRIVATE = envbool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from compliance.selectors import is_held
 from tenants.crypto import normalize_phone, phone_index
 from tenants.models import Tenant
 
@@ -44,6 +45,8 @@ def platform_do_not_call_add(*, phone: str, source: str = DoNotCallSource.OBJECT
 def do_not_call_reason(*, tenant: Tenant, phone_e164: str) -> str:
     """Return why this number must not be called by this tenant ('' when it may be)."""
     index = phone_index(phone_e164)
+    if is_held(tenant, phone_index=index):
+        return _("Processing of this person's data is restricted (a legal hold): they may not be called.")
     if PlatformDoNotCall.objects.filter(phone_index=index).exists():
         return _("This person objects to every call placed through CALLKOM.")
     entry = DoNotCall.objects.filter(tenant=tenant, phone_index=index).only("source").first()

@@ -22,8 +22,10 @@ S = Call.Status
 NOT_ANSWERED = {408: "no_answer", 480: "no_answer", 486: "busy", 487: "no_answer", 600: "busy", 603: "declined"}
 
 
-def call_start_outbound(*, tenant: Tenant, script: Script, contact: Contact, legal_basis: str = "") -> Call:
-    """Queue an outbound call to ``contact``; it is dialled by the ``calls.call_dial`` task once committed."""
+def call_start_outbound(*, tenant: Tenant, script: Script, contact: Contact, legal_basis: str = "",
+                        campaign=None) -> Call:
+    """Queue an outbound call to ``contact`` (for ``campaign``, if any); the ``calls.call_dial`` task dials it once
+    committed."""
     from .tasks import call_dial
 
     refusal = do_not_call_reason(tenant=tenant, phone_e164=contact.phone)
@@ -31,7 +33,7 @@ def call_start_outbound(*, tenant: Tenant, script: Script, contact: Contact, leg
         raise ValidationError(refusal)
     with transaction.atomic():
         call = call_create(tenant=tenant, script=script, contact=contact, direction=Call.Direction.OUTBOUND,
-                           channel=Call.Channel.PHONE, legal_basis=legal_basis)
+                           channel=Call.Channel.PHONE, legal_basis=legal_basis, campaign=campaign)
         tenant_id, call_id = tenant.pk, str(call.pk)
         transaction.on_commit(lambda: call_dial.delay(tenant_id, call_id))
     return call

@@ -16,7 +16,10 @@ from tenants.models import Tenant
 from tenants.roles import Perm, role_has
 from tenants.selectors import membership_for
 
-from .models import Call, CallReport, Contact, Script, SupervisorAction, Utterance
+from .delivery import call_completed_emit
+from .donotcall import do_not_call_add
+from .models import Call, CallReport, Contact, DoNotCallSource, Script, SupervisorAction, Utterance
+from .pipeline.extract import DECLINED, OBJECTED, detect_refusal
 from .pipeline.safeguards import discloses_ai, redact
 
 REPORT_SLOTS = ("name", "phone", "email", "company", "need", "appointment")
@@ -67,11 +70,11 @@ def contact_create(*, tenant: Tenant, phone: str, name: str = "", email: str = "
 
 @transaction.atomic
 def call_create(*, tenant: Tenant, script: Script, direction: str, channel: str = Call.Channel.PHONE,
-                contact: Contact | None = None, legal_basis: str = "") -> Call:
+                contact: Contact | None = None, legal_basis: str = "", campaign=None) -> Call:
     if script.tenant_id != tenant.pk or (contact is not None and contact.tenant_id != tenant.pk):
         raise ValidationError(_("The script and the contact must belong to this tenant."))
     call = Call(tenant=tenant, script=script, contact=contact, direction=direction, channel=channel,
-                legal_basis=legal_basis or tenant.settings.default_legal_basis)
+                legal_basis=legal_basis or tenant.settings.default_legal_basis, campaign=campaign)
     call.full_clean()
     call.save()
     return call
@@ -106,6 +109,12 @@ def call_transition(*, call: Call, to: str, reason: str = "") -> Call:
         call.ended_at = now
         call.end_reason = reason[:40]
     call.save()
+    if call.is_over:
+        call_completed_emit(call=call)
+    if call.campaign_id and call.is_over:
+        from .dialer import campaign_call_ended  # the dialer places calls through this module
+
+        campaign_call_ended(call=call)
     return call
 
 
@@ -174,20 +183,36 @@ def call_report_save(*, call: Call, report: dict, summary: str, source: str) -> 
     instance.full_clean()
     instance.save()
     call.special_category = instance.special_category
+    refusal = detect_refusal(call.utterances.filter(speaker=Utterance.Speaker.CALLER).values_list("text", flat=True))
     if not call.outcome:
-        call.outcome = _outcome_of(call, instance)
+        call.outcome = _outcome_of(call, instance, refusal)
     call.save(update_fields=["special_category", "outcome"])
+    if refusal == OBJECTED:
+        _objection_record(call)
     return instance
 
 
-def _outcome_of(call: Call, report: CallReport) -> str:
+def _outcome_of(call: Call, report: CallReport, refusal: str = "") -> str:
+    """A transfer or an appointment wins; then a refusal; a bare "no thanks" only when nothing else came of it."""
     if call.status == Call.Status.TRANSFERRED:
         return Call.Outcome.TRANSFERRED
     if report.appointment_at:
         return Call.Outcome.APPOINTMENT
+    if refusal and refusal != DECLINED:
+        return Call.Outcome.REFUSED
     if report.need or report.phone or report.email:
         return Call.Outcome.INFORMATION
+    if refusal:
+        return Call.Outcome.REFUSED
     return Call.Outcome.NO_RESULT
+
+
+def _objection_record(call: Call) -> None:
+    """The person asked not to be called again: put the number they were called on on the do-not-call list."""
+    phone = _clean_phone(call.contact.phone) if call.contact is not None else ""
+    if phone:
+        do_not_call_add(tenant=call.tenant, phone=phone, source=DoNotCallSource.OBJECTION,
+                        reason=_("Asked on call %(call)s not to be called again.") % {"call": call.pk})
 
 
 DEMO_SCRIPTS = [

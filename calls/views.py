@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -124,7 +124,11 @@ def call_outbound_start(request):
 def call_recording(request, call_id):
     """Play the call's recording to a member of its tenant (decrypted for this response only)."""
     recording = get_object_or_404(Recording, call_id=call_id)
-    response = HttpResponse(recording_audio(recording), content_type="audio/wav")
+    try:
+        audio = recording_audio(recording)
+    except FileNotFoundError:  # retention deletes the file just before the row: this row is about to go too
+        raise Http404("The recording is no longer kept.")
+    response = HttpResponse(audio, content_type="audio/wav")
     response["Content-Disposition"] = f'inline; filename="call-{call_id}.wav"'
     response["Cache-Control"] = "private, no-store"
     return response

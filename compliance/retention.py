@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -67,7 +68,7 @@ def holds_of(tenant: Tenant) -> registry.Holds:
     call_ids, phones, emails = set(), set(), set()
     for ids, phone, email in LegalHold.objects.filter(tenant=tenant, released_at__isnull=True).values_list(
             "call_ids", "phone_index", "email_index"):
-        call_ids |= {str(call_id) for call_id in ids or ()}
+        call_ids |= _canonical_call_ids(ids)
         phones |= {phone} - {""}
         emails |= {email} - {""}
     phones, emails = frozenset(phones), frozenset(emails)
@@ -75,6 +76,17 @@ def holds_of(tenant: Tenant) -> registry.Holds:
         for handler in registry.handlers():
             call_ids |= handler.held_call_ids(tenant, phone_indexes=phones, email_indexes=emails)
     return registry.Holds(call_ids=frozenset(call_ids), phone_indexes=phones, email_indexes=emails)
+
+
+def _canonical_call_ids(values) -> set[str]:
+    """Call ids spelled as ``str(uuid)``, the form every store compares; a value that is no call id holds nothing."""
+    found = set()
+    for value in values or ():
+        try:
+            found.add(str(uuid.UUID(str(value))))
+        except ValueError:
+            continue
+    return found
 
 
 # Runs ------------------------------------------------------------------------------------------------------------

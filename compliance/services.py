@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 
 from .chain import GENESIS, row_hash
-from .models import AIInvocation, AILogHead, IncidentCandidate
+from .models import AIInvocation, AILogHead, IncidentCandidate, LegalHold, RoutedRequest
 
 
 @transaction.atomic
@@ -47,3 +50,39 @@ def incident_candidate_record(*, tenant: Tenant, reason: str, call_id=None, prov
     candidate.full_clean()
     candidate.save()
     return candidate
+
+
+@transaction.atomic
+def ai_payloads_erase(*, tenant: Tenant, call_ids) -> int:
+    """Blank the exact requests kept for these calls (an erasure); return how many log rows the calls have.
+
+    Only ``payload`` changes: it is outside the row hash, so the chain still verifies, and the metadata (provider,
+    sizes, digests, outcome) stays as the proof of what was sent where. (An encrypted column cannot be filtered on
+    being empty, so every row of the calls is rewritten.)
+    """
+    return AIInvocation.objects.filter(tenant=tenant, call_id__in=list(call_ids)).update(payload="")
+
+
+@transaction.atomic
+def legal_hold_place(*, tenant: Tenant, reason: str, phone_index: str = "", email_index: str = "",
+                     call_ids=(), note: str = "", routed: RoutedRequest | None = None,
+                     actor: User | None = None) -> LegalHold:
+    """Keep a person's data (by blind index) or some calls out of processing and retention until released."""
+    if not phone_index and not email_index and not call_ids:
+        raise ValidationError(_("A legal hold needs a person or calls to hold."))
+    hold = LegalHold(tenant=tenant, reason=reason, phone_index=phone_index or "", email_index=email_index or "",
+                     call_ids=[str(call_id) for call_id in call_ids], note=note.strip(), routed=routed,
+                     created_by=actor)
+    hold.full_clean()
+    hold.save()
+    return hold
+
+
+@transaction.atomic
+def legal_hold_release(*, hold: LegalHold, actor: User | None) -> LegalHold:
+    """End a hold; the row stays, with who released it and when. Releasing twice changes nothing."""
+    hold = LegalHold._base_manager.select_for_update().get(pk=hold.pk)
+    if hold.released_at is None:
+        hold.released_at, hold.released_by = timezone.now(), actor
+        hold.save(update_fields=["released_at", "released_by"])
+    return hold

@@ -41,6 +41,8 @@ class TenantSettingsForm(forms.ModelForm):
             "retention_reports_days",
             "retention_ai_payloads_days",
             "retention_ai_metadata_days",
+            "retention_rights_files_days",
+            "retention_technical_logs_days",
             "human_transfer_number",
             "ai_excluded_fields",
             "log_ai_request_payloads",

@@ -142,7 +142,8 @@ def _no_fields():
     return []
 
 
-retention_validators = [MinValueValidator(1), MaxValueValidator(3650)]
+def retention_validators(ceiling: int) -> list:
+    return [MinValueValidator(1), MaxValueValidator(ceiling)]
 
 
 class TenantSettings(TenantOwned):
@@ -162,20 +163,30 @@ class TenantSettings(TenantOwned):
         Tenant, on_delete=models.CASCADE, related_name="settings", verbose_name=_("tenant")
     )
     recording_enabled = models.BooleanField(_("record calls"), default=False)
+    # Platform defaults and ceilings follow the CNIL's guidance on call recording: recordings at most six months,
+    # documents drawn from a call (transcripts, reports) at most one year. A legal hold keeps data past them.
     retention_recordings_days = models.PositiveIntegerField(
-        _("keep recordings (days)"), default=180, validators=retention_validators
+        _("keep recordings (days)"), default=180, validators=retention_validators(180)
     )
     retention_transcripts_days = models.PositiveIntegerField(
-        _("keep transcripts (days)"), default=365, validators=retention_validators
+        _("keep transcripts (days)"), default=365, validators=retention_validators(365)
     )
     retention_reports_days = models.PositiveIntegerField(
-        _("keep reports (days)"), default=365, validators=retention_validators
+        _("keep reports (days)"), default=365, validators=retention_validators(365)
     )
     retention_ai_payloads_days = models.PositiveIntegerField(
-        _("keep AI request payloads (days)"), default=30, validators=retention_validators
+        _("keep AI request payloads (days)"), default=30, validators=retention_validators(365)
     )
     retention_ai_metadata_days = models.PositiveIntegerField(
-        _("keep AI request metadata (days)"), default=365, validators=retention_validators
+        _("keep AI request metadata (days)"), default=365, validators=retention_validators(1825)
+    )
+    retention_rights_files_days = models.PositiveIntegerField(
+        _("keep closed rights-request files (days)"), default=1825, validators=retention_validators(1825),
+        help_text=_("Proof that each request was handled, kept for the limitation period (5 years)."),
+    )
+    retention_technical_logs_days = models.PositiveIntegerField(
+        _("keep technical logs (days)"), default=180, validators=retention_validators(365),
+        help_text=_("Webhook deliveries, dialer decisions, import reports."),
     )
     human_transfer_number = models.CharField(
         _("human transfer number"),

@@ -5,21 +5,31 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import ApiKey, Membership, StaffAccess, Tenant
+from .roles import Perm, role_has
 from .scope import all_tenants_scope
 
 _dashboard_cards = []
 
 
-def register_dashboard_card(func):
-    """Let an app add a card to the dashboard: func(tenant) returns a list of (label, value, url or None)."""
-    _dashboard_cards.append(func)
-    return func
+def register_dashboard_card(func=None, *, perm: Perm = Perm.VIEW):
+    """Let an app add a card to the dashboard: func(tenant) returns a list of (label, value, url or None).
+
+    A card whose figures or link need more than the portal's view permission names it (``perm``); members whose
+    role lacks it do not see the card.
+    """
+
+    def register(card):
+        _dashboard_cards.append((card, perm))
+        return card
+
+    return register(func) if func is not None else register
 
 
-def dashboard_cards(tenant):
+def dashboard_cards(tenant, role: str):
     cards = []
-    for func in _dashboard_cards:
-        cards.extend(func(tenant))
+    for func, perm in _dashboard_cards:
+        if role_has(role, perm):
+            cards.extend(func(tenant))
     return cards
 
 

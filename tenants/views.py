@@ -28,7 +28,7 @@ def portal_home(request):
 
 @portal_view()
 def dashboard(request):
-    cards = selectors.dashboard_cards(request.tenant)
+    cards = selectors.dashboard_cards(request.tenant, request.membership.role)
     return render(request, "tenants/dashboard.html", {"cards": cards})
 
 

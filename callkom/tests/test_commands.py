@@ -4,6 +4,8 @@ from django.core.management import call_command
 from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
+from calls.contacts import contact_list_blockers
+from calls.models import Campaign
 from tenants.models import Membership, Tenant, User
 from tenants.scope import tenant_scope
 
@@ -19,6 +21,9 @@ class SeedDemoTests(TestCase):
         owner = User.objects.get(email="owner@demo.example")
         with tenant_scope(Tenant.objects.get(slug="demo")):
             self.assertEqual(Membership.objects.get(user=owner).role, "owner")
+            campaign = Campaign.objects.select_related("contact_list").get()
+            self.assertEqual((campaign.status, campaign.contact_list.contacts.count()), ("draft", 3))
+            self.assertEqual(contact_list_blockers(contact_list=campaign.contact_list), [])
         self.assertTrue(User.objects.get(email="staff@callkom.example").is_staff)
         self.assertTrue(self.client.login(username="owner@demo.example", password="demo-owner-2026"))
 
@@ -38,3 +43,14 @@ class PeriodicTaskTests(TestCase):
         from django_celery_beat.models import CrontabSchedule
 
         return CrontabSchedule.objects.create(minute="0", hour="3")
+
+
+class ScheduleNamesTests(TestCase):
+    def test_every_scheduled_task_is_a_registered_celery_task(self):
+        from callkom.celery import app
+        from callkom.management.commands.setup_periodic_tasks import SCHEDULES
+
+        app.loader.import_default_modules()  # what a worker does at start: import every app's tasks module
+        for name, task, _spec in SCHEDULES:
+            with self.subTest(name):
+                self.assertIn(task, app.tasks)

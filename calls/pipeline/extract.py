@@ -676,6 +676,47 @@ def detect_special_category(texts: Iterable[str]) -> list[str]:
     return [term for _pos, term in sorted(hits)]
 
 
+# --- refusals and objections --------------------------------------------------------------------------------------
+
+OBJECTED, REFUSED, DECLINED = "objected", "refused", "declined"
+# asking not to be called again: the number goes on the do-not-call list
+_OBJECTION = (
+    r"ne (?:m'appelez|me rappelez|me telephonez) plus", r"ne plus (?:m'appeler|me rappeler|me telephoner)",
+    r"(?:arretez|cessez|arrete|arreter) de m'appeler", r"(?:arretez|cessez) de me (?:rappeler|telephoner|harceler)",
+    r"(?:rayez|retirez|supprimez|enlevez|effacez)[- ]moi",
+    r"(?:rayez|retirez|supprimez|enlevez|effacez) mon (?:numero|nom|contact)",
+    r"je ne (?:veux|souhaite) plus (?:etre (?:appelee?|contactee?|rappelee?|demarchee?)|que vous m'appeliez|"
+    r"recevoir (?:vos|d'|de vos )appels?)",
+    r"bloctel", r"liste d'opposition",
+    r"stop (?:calling|ringing|phoning) me", r"don'?t (?:ever )?call (?:me|this number) (?:again|anymore|any more)",
+    r"do not (?:ever )?call (?:me|this number) (?:again|anymore|any more)", r"never call (?:me|this number) again",
+    r"(?:remove|take|delete) me (?:off|from)", r"(?:remove|delete|take off) my (?:number|name|details)",
+    r"do(?:-| )not(?:-| )call list", r"lose my number",
+)
+# saying no to what the call offers
+_REFUSAL = (
+    r"pas (?:du tout |vraiment )?interessee?s?", r"(?:ca|cela) ne (?:m'|nous )interesse(?:nt)? pas",
+    r"(?:ca|cela) (?:m'|nous )interesse pas", r"ne m'interesse pas", r"aucun interet", r"je refuse",
+    r"(?:not|never) (?:really )?interested", r"(?:we're|we are|i'm|i am) not buying", r"i refuse",
+)
+# a polite "no thanks", which also closes calls that went well ("anything else?" - "no thanks, goodbye")
+_DECLINE = (r"non,? merci", r"no,? thanks?", r"no,? thank you")
+
+
+@lru_cache(maxsize=3)
+def _phrases(kind: str) -> re.Pattern:
+    phrases = {OBJECTED: _OBJECTION, REFUSED: _REFUSAL, DECLINED: _DECLINE}[kind]
+    return re.compile(r"(?<![a-z])(?:" + "|".join(phrases) + r")(?![a-z])")
+
+
+def detect_refusal(texts: Iterable[str]) -> str:
+    """Return how the caller said no in ``texts`` (their lines): ``OBJECTED`` (do not call me again),
+    ``REFUSED`` (not interested), ``DECLINED`` (a bare "no thanks", which only counts when nothing else came of
+    the call), or ``""``. French and English, by fixed phrases; a "no" without one of them is not read as one."""
+    folded = " \n ".join(fold(text) for text in texts if text)
+    return next((kind for kind in (OBJECTED, REFUSED, DECLINED) if _phrases(kind).search(folded)), "")
+
+
 # --- the report ----------------------------------------------------------------------------------------------------
 
 _NEXT_STEP = {

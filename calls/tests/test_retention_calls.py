@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.test import override_settings
+from django.urls import reverse
 
 from calls import services
 from calls.models import (
@@ -108,6 +109,14 @@ class CutoffTests(CallsRetentionTestCase):
         self.run_purge()
         self.assertFalse(default_storage.exists(old_path))
         self.assertTrue(default_storage.exists(young_path))
+
+    def test_a_recording_row_whose_file_is_already_gone_answers_404(self):
+        """Retention deletes the file just before the row, in the batch's transaction: a page open meanwhile."""
+        with self.in_alpha():
+            call = self.call(days_ago(1))
+            default_storage.delete(call.recording.path)
+        self.login(self.alice)
+        self.assertEqual(self.client.get(reverse("call-recording", args=["alpha", call.pk])).status_code, 404)
 
     def test_a_call_that_never_ended_ages_from_its_creation(self):
         with self.in_alpha():

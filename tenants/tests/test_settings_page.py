@@ -10,6 +10,8 @@ def form_data(**overrides):
         "settings-retention_reports_days": "365",
         "settings-retention_ai_payloads_days": "30",
         "settings-retention_ai_metadata_days": "365",
+        "settings-retention_rights_files_days": "1825",
+        "settings-retention_technical_logs_days": "90",
         "settings-human_transfer_number": "01 23 45 67 89",
         "settings-ai_excluded_fields": ["email", "notes"],
         "settings-default_legal_basis": "contract",
@@ -52,6 +54,7 @@ class SettingsPageTests(TwoTenantTestCase):
             "settings-calling_window_end": "08:00",
             "settings-calling_timezone": "Mars/Olympus",
             "settings-retention_recordings_days": "0",
+            "settings-retention_transcripts_days": "366",  # past the CNIL's one year for documents of a call
             "settings-ai_excluded_fields": ["password"],
         }
         for field, value in cases.items():

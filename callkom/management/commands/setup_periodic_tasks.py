@@ -14,6 +14,11 @@ PREFIX = "callkom: "
 
 SCHEDULES = [
     ("heartbeat", "callkom.heartbeat", {"every": 60}),
+    ("webhook retries", "webhooks.deliver_due", {"every": 60}),
+    ("campaign dialer", "calls.dialer_tick", {"every": 60}),
+    ("rights request reminders", "compliance.rights_reminders", {"crontab": "0 7 * * *"}),
+    ("expired data exports", "compliance.exports_purge", {"crontab": "30 3 * * *"}),
+    ("retention purge", "compliance.purge_expired", {"crontab": "15 2 * * *"}),
 ]
 
 
