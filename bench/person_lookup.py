@@ -34,35 +34,20 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 from unittest import mock
 
 BASE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE))
+
+from django_setup import set_up_django  # noqa: E402 - bench/ is the script's own folder
+
 TARGET = "+33698765432"
 TARGET_CONTACTS = 3
 BATCH = 5000
 ENCRYPTED_BLANKS = ("email", "company", "notes")
-
-
-def set_up_django() -> str:
-    os.environ.update(CALLKOM_VAR_DIR=tempfile.mkdtemp(prefix="callkom-bench-"), LOG_LEVEL="WARNING",
-                      DJANGO_SETTINGS_MODULE="callkom.settings")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, check=True, stdout=subprocess.DEVNULL)
-    import django
-
-    warnings.filterwarnings("ignore", "No directory at")
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-
-    settings.DEBUG = False
-    return connection.vendor
 
 
 def _pool(size: int, rng: random.Random) -> list[dict]:

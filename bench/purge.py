@@ -24,33 +24,18 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE))
+
+from django_setup import set_up_django  # noqa: E402 - bench/ is the script's own folder
+
 NOW = datetime(2026, 12, 1, 2, 15, tzinfo=UTC)
 ENDED = NOW - timedelta(days=400)
-
-
-def set_up_django() -> str:
-    os.environ.update(CALLKOM_VAR_DIR=tempfile.mkdtemp(prefix="callkom-bench-"), LOG_LEVEL="WARNING",
-                      DJANGO_SETTINGS_MODULE="callkom.settings")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, check=True, stdout=subprocess.DEVNULL)
-    import django
-
-    warnings.filterwarnings("ignore", "No directory at")
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-
-    settings.DEBUG = False
-    return connection.vendor
 
 
 def seed_calls(calls: int):
