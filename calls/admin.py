@@ -9,12 +9,16 @@ from .models import (
     Call,
     CallReport,
     Campaign,
+    CampaignTarget,
     Contact,
+    ContactImport,
+    ContactList,
     DialerSkip,
     DoNotCall,
     InboundNumber,
     PlatformDoNotCall,
     Recording,
+    RiskFinding,
     Script,
     SupervisorAction,
     Utterance,
@@ -155,6 +159,14 @@ class CampaignAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
         self.message_user(request, _("%(count)s campaign(s) paused.") % {"count": len(running)})
 
 
+@admin.register(CampaignTarget)
+class CampaignTargetAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
+    """Where each contact of a campaign stands: how often tried, when next, why last skipped."""
+
+    list_display = ["campaign", "tenant", "contact", "status", "attempts", "next_attempt_at", "last_skip_reason"]
+    list_filter = ["status", "last_skip_reason"]
+
+
 @admin.register(DialerSkip)
 class DialerSkipAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
     list_display = ["at", "tenant", "campaign", "target", "reason", "retry_at"]
@@ -163,9 +175,6 @@ class DialerSkipAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
 
 
 # --- contact lists, imports and risk findings (issue 5) -----------------------------------------------------------
-
-from .models import ContactImport, ContactList, RiskFinding  # noqa: E402
-
 
 @admin.register(ContactList)
 class ContactListAdmin(TenantDataAdmin):

@@ -313,6 +313,7 @@ class CampaignPageTests(TwoTenantTestCase):
         self.client.force_login(staff)
         self.assertContains(self.client.get(f"/admin/calls/campaign/{self.campaign.pk}/change/"), "To call: 5")
         self.assertEqual(self.client.get("/admin/calls/dialerskip/").status_code, 200)
+        self.assertContains(self.client.get("/admin/calls/campaigntarget/?status=pending"), "5 campaign targets")
         self.client.post("/admin/calls/campaign/", {"action": "pause_campaigns",
                                                     "_selected_action": [self.campaign.pk]})
         with self.in_alpha():
