@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,8 +10,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from tenants.crypto import blind_index, email_index
+from tenants.crypto import email_index
 from tenants.decorators import portal_view
+from tenants.ratelimit import count, ip_key, limited
 from tenants.roles import Perm
 
 from . import fulfilment, rights, selectors
@@ -39,24 +39,6 @@ UNVERIFIED = (RequestStatus.RECEIVED, RequestStatus.IDENTITY_UNVERIFIED)
 
 # Rate limits -----------------------------------------------------------------------------------------------------
 
-def _ip_key(request, scope: str) -> str:
-    """The client address as the server sees it (behind a proxy, run daphne with --proxy-headers)."""
-    return f"rights:{scope}:{blind_index('ip', request.META.get('REMOTE_ADDR', ''))}"
-
-
-def _limited(key: str, limit: tuple[int, int]) -> bool:
-    return cache.get(key, 0) >= limit[0]
-
-
-def _count(key: str, limit: tuple[int, int]) -> None:
-    if cache.add(key, 1, limit[1]):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, limit[1])
-
-
 def _too_many(request):
     """The same refusal for every limit: it says nothing about any request or person."""
     return render(request, "compliance/public/too_many.html", {"privacy_email": settings.PRIVACY_CONTACT_EMAIL},
@@ -75,26 +57,26 @@ def rights_request_new(request):
     """The public form. Honeypot and rate limits first; then the request is recorded and a code e-mailed."""
     if request.method == "GET":
         return _form_page(request, RightsRequestForm())
-    ip_key = _ip_key(request, "submit")
-    if _limited(ip_key, SUBMISSIONS_PER_IP):
+    ip_counter = ip_key(request, "rights:submit")
+    if limited(ip_counter, SUBMISSIONS_PER_IP):
         return _too_many(request)
     if request.POST.get(HONEYPOT):
-        _count(ip_key, SUBMISSIONS_PER_IP)
+        count(ip_counter, SUBMISSIONS_PER_IP)
         return _form_page(request, RightsRequestForm(), status=400,
                           refusal=_("This form could not be accepted. Please try again."))
     form = RightsRequestForm(request.POST)
     if not form.is_valid():
         return _form_page(request, form, status=400)
     email_key = f"rights:email:{email_index(form.cleaned_data['requester_email'])}"
-    if _limited(email_key, SUBMISSIONS_PER_EMAIL):
+    if limited(email_key, SUBMISSIONS_PER_EMAIL):
         return _too_many(request)
     try:
         rights_request = rights.request_submit(language=_language(), **form.submission())
     except ValidationError as error:
         errors_onto(form, error)
         return _form_page(request, form, status=400)
-    _count(ip_key, SUBMISSIONS_PER_IP)
-    _count(email_key, SUBMISSIONS_PER_EMAIL)
+    count(ip_counter, SUBMISSIONS_PER_IP)
+    count(email_key, SUBMISSIONS_PER_EMAIL)
     return redirect("rights-request-verify", reference=rights_request.reference)
 
 
@@ -121,10 +103,10 @@ def rights_request_verify(request, reference):
     form = CodeForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        ip_key = _ip_key(request, "code")
-        if _limited(ip_key, CODE_TRIES_PER_IP):
+        ip_counter = ip_key(request, "rights:code")
+        if limited(ip_counter, CODE_TRIES_PER_IP):
             return _too_many(request)
-        _count(ip_key, CODE_TRIES_PER_IP)
+        count(ip_counter, CODE_TRIES_PER_IP)
         if form.is_valid():
             try:
                 rights.code_verify(request=rights_request, code=form.cleaned_data["code"])
@@ -144,10 +126,10 @@ def rights_request_resend(request, reference):
     rights_request = _public_request(reference)
     if rights_request.status not in UNVERIFIED:
         return redirect("rights-request-received", reference=reference)
-    ip_key = _ip_key(request, "code")
-    if _limited(ip_key, CODE_TRIES_PER_IP):
+    ip_counter = ip_key(request, "rights:code")
+    if limited(ip_counter, CODE_TRIES_PER_IP):
         return _too_many(request)
-    _count(ip_key, CODE_TRIES_PER_IP)
+    count(ip_counter, CODE_TRIES_PER_IP)
     try:
         rights.code_send(request=rights_request)
     except ValidationError as error:
@@ -175,8 +157,8 @@ def privacy_download(request, token):
     """The requester's download link. GET shows the page and counts nothing (mail scanners open links); POST
     downloads. A made-up link is a 404 whoever asks, logged in or not; a link past its expiry or its last
     download is a 410 that says so."""
-    ip_key = _ip_key(request, "download")
-    if _limited(ip_key, WRONG_DOWNLOAD_LINKS_PER_IP):
+    ip_counter = ip_key(request, "rights:download")
+    if limited(ip_counter, WRONG_DOWNLOAD_LINKS_PER_IP):
         return _too_many(request)
     try:
         if request.method == "GET":
@@ -186,7 +168,7 @@ def privacy_download(request, token):
                                                                                "downloads_left": left}))
         export, archive = fulfilment.export_download(token=token)
     except fulfilment.ExportNotFound:
-        _count(ip_key, WRONG_DOWNLOAD_LINKS_PER_IP)
+        count(ip_counter, WRONG_DOWNLOAD_LINKS_PER_IP)
         return _download_refused(request, "", status=404)
     except fulfilment.ExportGone as gone:
         return _download_refused(request, str(gone), status=410)
