@@ -210,7 +210,7 @@ class WorkflowAdminMixin:
                 return redirect(self._change_url(obj))
         context = {**self.admin_site.each_context(request), "opts": self.opts, "original": obj, "title": title,
                    "form": form, "change_url": self._change_url(obj)}
-        return TemplateResponse(request, "compliance/admin/action_form.html", context)
+        return TemplateResponse(request, "admin/action_form.html", context)
 
 
 @admin.register(RightsRequest)
@@ -441,4 +441,5 @@ class ErasureLogAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
 
 
 from . import record_admin  # noqa: E402, F401 - the record of processing on the tenant admin (issue 6 §4)
+from .policy_admin import DpaVersionAdmin  # noqa: E402, F401 - the DPA and the AI policy (issue 7 §5)
 from .retention_admin import RetentionRunAdmin  # noqa: E402, F401 - retention runs (issue 6 §2)

@@ -239,7 +239,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 return redirect(self._url(incident, "change"))
         context = {**self.admin_site.each_context(request), "opts": self.opts, "original": incident, "title": title,
                    "form": form, "change_url": self._url(incident, "change")}
-        return TemplateResponse(request, "compliance/admin/action_form.html", context)
+        return TemplateResponse(request, "admin/action_form.html", context)
 
     def _incident(self, request, object_id) -> Incident:
         incident = self.get_object(request, unquote(object_id))

@@ -9,6 +9,9 @@ class SubprocessorsConfig(AppConfig):
     def ready(self):
         from tenants import audit
 
-        from .models import Subprocessor
+        from .models import ChangeNotice, Objection, Subprocessor
 
         audit.register(Subprocessor)
+        audit.register(ChangeNotice)
+        # The reason is the customer's free text (it may name people): the audit follows the workflow, not it.
+        audit.register(Objection, exclude_fields=["reason"])
