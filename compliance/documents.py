@@ -62,7 +62,7 @@ def document_csv(sections: list[Section], *, header: tuple[str, str, str]) -> st
     return buffer.getvalue()
 
 
-def _styles() -> dict[str, ParagraphStyle]:
+def pdf_styles() -> dict[str, ParagraphStyle]:
     sheet = getSampleStyleSheet()
     cell = ParagraphStyle("cell", parent=sheet["BodyText"], fontSize=8, leading=10)
     return {
@@ -77,7 +77,7 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _cell(text, styles: dict[str, ParagraphStyle], style: str = "cell") -> Paragraph:
+def pdf_cell(text, styles: dict[str, ParagraphStyle], style: str = "cell") -> Paragraph:
     """A table cell; the text is escaped (Paragraph reads markup) and digests get the fixed-width style."""
     text = str(text)  # labels from model choices are lazy translations
     if style == "cell" and _DIGEST.match(text):
@@ -96,9 +96,9 @@ def _widths(section: Section, total: float) -> list[float]:
     return [first] + [(total - first) / (columns - 1)] * (columns - 1)
 
 
-def _table(section: Section, styles: dict[str, ParagraphStyle], width: float) -> Table:
-    data = [[_cell(name, styles, "head") for name in section.columns]]
-    data += [[_cell(value, styles) for value in row] for row in section.rows]
+def pdf_table(section: Section, styles: dict[str, ParagraphStyle], width: float) -> Table:
+    data = [[pdf_cell(name, styles, "head") for name in section.columns]]
+    data += [[pdf_cell(value, styles) for value in row] for row in section.rows]
     table = Table(data, colWidths=_widths(section, width), repeatRows=1)
     table.setStyle(TableStyle([
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -111,16 +111,16 @@ def _table(section: Section, styles: dict[str, ParagraphStyle], width: float) ->
 def document_pdf(sections: list[Section], *, title: str, subtitle: list[str], empty: str,
                  pagesize: tuple[float, float] = A4) -> bytes:
     """Return the PDF: the title, subtitle lines, then each section's heading, table (or ``empty``) and note."""
-    styles = _styles()
+    styles = pdf_styles()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=pagesize, title=title, author="CALLKOM", leftMargin=15 * mm,
                                  rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm)
-    story = [_cell(title, styles, "title")]
-    story += [_cell(line, styles, "subtitle") for line in subtitle]
+    story = [pdf_cell(title, styles, "title")]
+    story += [pdf_cell(line, styles, "subtitle") for line in subtitle]
     for section in sections:
-        story.append(_cell(section.title, styles, "heading"))
-        story.append(_table(section, styles, document.width) if section.rows else _cell(empty, styles, "note"))
+        story.append(pdf_cell(section.title, styles, "heading"))
+        story.append(pdf_table(section, styles, document.width) if section.rows else pdf_cell(empty, styles, "note"))
         if section.note:
-            story += [Spacer(1, 2 * mm), _cell(section.note, styles, "note")]
+            story += [Spacer(1, 2 * mm), pdf_cell(section.note, styles, "note")]
     document.build(story)
     return buffer.getvalue()

@@ -546,3 +546,83 @@ class IncidentImpact(TenantOwned):
 
     def __str__(self):
         return f"{self.incident_id} for tenant {self.tenant_id}"
+
+
+class PublishedDocument(models.Model):
+    """A versioned public document: a draft is edited, then published once and never changed again."""
+
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    title_fr = models.CharField(_("title (French)"), max_length=200, blank=True)
+    body = models.TextField(_("text"), help_text=_("In English; paragraphs separated by blank lines."))
+    body_fr = models.TextField(_("text (French)"), blank=True)
+    changes = models.TextField(_("what changed"), blank=True)
+    changes_fr = models.TextField(_("what changed (French)"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True, editable=False)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+", editable=False, verbose_name=_("published by"))
+
+    class Meta:
+        abstract = True
+        ordering = ["-number"]
+
+    def __str__(self):
+        return f"{self.title} v{self.number}"
+
+    @property
+    def published(self) -> bool:
+        return self.published_at is not None
+
+    def localised(self, name: str) -> str:
+        from django.utils import translation
+
+        if (translation.get_language() or "en").startswith("fr") and getattr(self, f"{name}_fr", ""):
+            return getattr(self, f"{name}_fr")
+        return getattr(self, name)
+
+
+class DpaVersion(PublishedDocument):
+    """A version of CALLKOM's data processing agreement template (GDPR Art. 28), accepted by each customer."""
+
+    class Meta(PublishedDocument.Meta):
+        verbose_name = _("DPA version")
+        verbose_name_plural = _("DPA versions")
+
+
+class DpaAcceptance(TenantOwned):
+    """Who accepted which DPA version for the customer, when, from where, with the list version then in force."""
+
+    version = models.ForeignKey(DpaVersion, on_delete=models.PROTECT, related_name="acceptances",
+                                verbose_name=_("DPA version"))
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                    related_name="+", verbose_name=_("accepted by"))
+    accepted_by_email = models.EmailField(_("accepted by (e-mail at the time)"))
+    accepted_at = models.DateTimeField(_("accepted"), default=timezone.now)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    register_version = models.PositiveIntegerField(_("subprocessor list version"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("DPA acceptance")
+        verbose_name_plural = _("DPA acceptances")
+        ordering = ["-accepted_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "version"], name="dpa_accepted_once")]
+
+    def __str__(self):
+        return f"{self.tenant_id} v{self.version_id}"
+
+
+class AiPolicyVersion(PublishedDocument):
+    """A version of the public AI policy; a substantial change is mailed to every customer."""
+
+    class Substantial(models.TextChoices):
+        NEW_PURPOSE = "new_purpose", _("New purpose")
+        PROVIDER_OUTSIDE_EU = "provider_outside_eu", _("New provider outside the EU")
+        OTHER = "other", _("Other substantial change")
+
+    substantial = models.CharField(_("substantial change"), max_length=24, choices=Substantial.choices,
+                                   blank=True, help_text=_("Leave empty for an editorial change."))
+
+    class Meta(PublishedDocument.Meta):
+        verbose_name = _("AI policy version")
+        verbose_name_plural = _("AI policy versions")

@@ -44,3 +44,17 @@ from . import retention_views  # noqa: E402 - retention runs and periods (issue 
 portal_urlpatterns += [
     path("privacy/retention/", retention_views.retention_runs, name="retention-runs"),
 ]
+
+from . import dpa_views, policy_views  # noqa: E402 - the DPA and the AI policy (issue 7 §5)
+
+public_urlpatterns += [
+    path("ai-policy/", policy_views.policy_page, name="ai-policy"),
+    path("ai-policy/versions/", policy_views.policy_versions, name="ai-policy-versions"),
+    path("ai-policy/versions/<int:number>/", policy_views.policy_version, name="ai-policy-version"),
+]
+
+portal_urlpatterns += [
+    path("privacy/dpa/", dpa_views.dpa_page, name="tenant-dpa"),
+    path("privacy/dpa/accept/", dpa_views.dpa_accept, name="tenant-dpa-accept"),
+    path("privacy/dpa/<int:number>.pdf", dpa_views.dpa_pdf, name="tenant-dpa-pdf"),
+]
