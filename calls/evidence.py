@@ -8,9 +8,10 @@ the AI log for the call (sizes and SHA-256 digests of what was sent and received
 subprocessor register entries of the providers used, and the hash-chain proof of each row, checked at generation
 time against its neighbours in the tenant's chain (``compliance.selectors.ai_log_rows_prove``).
 
-What is not recorded yet is said so, not guessed: the versions of the DPA and of the subprocessor list in force
-at the time of the call arrive with a later issue; until then ``dpa_version`` is null and rows carry whatever
-``register_version`` the pipeline wrote (often empty).
+The DPA version is the one the controller had accepted when the call started (``dpa_version``, null when it had
+accepted none by then), next to the latest published one (``dpa_current``). What is not recorded is said so, not
+guessed: each AI row carries whatever ``register_version`` the pipeline wrote (often empty), and the register
+entries are today's.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from reportlab.lib.pagesizes import A4, landscape
 
 from compliance.documents import Section, document_pdf
 from compliance.models import AIInvocation, AILogHead
+from compliance.policies import dpa_acceptance_in_force, dpa_current
 from compliance.records import when, yes_no
 from compliance.selectors import ai_invocations_for_call, ai_log_rows_prove
-from subprocessors.models import Subprocessor
+from subprocessors.models import RegisterVersion, Subprocessor
 from tenants.models import LegalBasis, TenantSettings
 
 from .models import Call
@@ -84,23 +86,55 @@ def _invocation(row: AIInvocation) -> dict:
     }
 
 
+PUBLISHED_FIELDS = ("slug", "name", "legal_entity", "role", "processing_region", "country", "transfer_mechanism",
+                    "supplementary_measures", "no_training_offered", "no_training_enabled", "zero_retention_offered",
+                    "zero_retention_enabled")
+
+
 def _subprocessor(entry: Subprocessor) -> dict:
-    fields = ("slug", "name", "legal_entity", "role", "processing_region", "country", "transfer_mechanism",
-              "no_training_offered", "no_training_enabled", "zero_retention_offered", "zero_retention_enabled",
-              "status", "temporarily_disabled")
-    return {name: getattr(entry, name) for name in fields}
+    return {**{name: getattr(entry, name) for name in PUBLISHED_FIELDS}, "register_version": None}
 
 
-def _subprocessors(rows: list[AIInvocation]) -> dict:
+def _dpa(call: Call) -> dict | None:
+    """The DPA version the controller had accepted when the call started (an acceptance after it does not count)."""
+    acceptance = dpa_acceptance_in_force(call.tenant, call.started_at or call.created_at)
+    if acceptance is None:
+        return None
+    return {"number": acceptance.version.number, "title": acceptance.version.title,
+            "accepted_at": _iso(acceptance.accepted_at), "accepted_by": acceptance.accepted_by_email}
+
+
+def _published_entries(rows: list[AIInvocation]) -> dict[str, dict]:
+    """Each provider's entry as published in the list version its latest request recorded (slug -> entry)."""
+    version_of = {}
+    for row in rows:
+        if row.register_version.isdigit():
+            version_of[row.provider] = max(version_of.get(row.provider, 0), int(row.register_version))
+    snapshots = {version.number: {entry["slug"]: entry for entry in version.snapshot}
+                 for version in RegisterVersion.objects.filter(number__in=set(version_of.values()))}
+    entries = {}
+    for slug, number in version_of.items():
+        entry = snapshots.get(number, {}).get(slug)
+        if entry is not None:
+            entries[slug] = {**{name: entry.get(name) for name in PUBLISHED_FIELDS}, "register_version": number}
+    return entries
+
+
+def _subprocessors(call: Call, rows: list[AIInvocation]) -> dict:
     used = sorted({row.provider for row in rows})
-    register = Subprocessor.objects.in_bulk(used, field_name="slug")
+    published = _published_entries(rows)
+    register = Subprocessor.objects.in_bulk([slug for slug in used if slug not in published], field_name="slug")
+    current = dpa_current()
     return {
         "register_versions": sorted({row.register_version for row in rows if row.register_version}),
-        "dpa_version": None,
-        "note": _("The versions of the DPA and of the subprocessor list in force at the time of the call are not "
-                  "recorded yet; the register entries below are the current ones."),
-        "entries": [_subprocessor(register[slug]) for slug in used if slug in register],
-        "not_in_register": [slug for slug in used if slug not in register],
+        "dpa_version": _dpa(call),
+        "dpa_current": current.number if current else None,
+        "note": _("The DPA version is the one the controller had accepted when the call started. Each AI request "
+                  "records the subprocessor list version in force; a provider's entry below is as published in that "
+                  "version (register_version), or else the register's current row (register_version null)."),
+        "entries": [published.get(slug) or _subprocessor(register[slug]) for slug in used
+                    if slug in published or slug in register],
+        "not_in_register": [slug for slug in used if slug not in published and slug not in register],
     }
 
 
@@ -139,7 +173,7 @@ def call_evidence(call: Call) -> dict:
         "ai_excluded_fields": {"current": tenant_settings.ai_excluded_fields, "note": _(
             "The tenant's setting today; each AI request lists the fields actually removed when it was sent.")},
         "ai_invocations": [_invocation(row) for row in rows],
-        "subprocessors": _subprocessors(rows),
+        "subprocessors": _subprocessors(call, rows),
         "chain_proof": _chain_proof(call, rows),
     }
 
@@ -192,6 +226,15 @@ def _script_rows(script: dict) -> list[tuple[str, str]]:
             (_("Script changed since the call"), _text(script["changed_since_call"]))]
 
 
+def _dpa_text(subprocessors: dict) -> str:
+    dpa = subprocessors["dpa_version"]
+    if dpa is None:
+        return _("None accepted when the call started (latest published version: %(current)s)") % {
+            "current": _text(subprocessors["dpa_current"])}
+    return _("Version %(number)s, accepted on %(when)s by %(who)s") % {
+        "number": dpa["number"], "when": _stamp(dpa["accepted_at"]), "who": dpa["accepted_by"]}
+
+
 def _call_section(evidence: dict) -> Section:
     call = evidence["call"]
     rows = [
@@ -205,7 +248,7 @@ def _call_section(evidence: dict) -> Section:
         *_script_rows(evidence["script"]),
         (_("Fields never sent to an AI (today)"), _fields(evidence["ai_excluded_fields"]["current"])),
         (_("Subprocessor list version"), ", ".join(evidence["subprocessors"]["register_versions"]) or "—"),
-        (_("DPA version"), _("Not recorded yet")),
+        (_("DPA version in force at the call"), _dpa_text(evidence["subprocessors"])),
     ]
     return Section(_("The call"), (_("Item"), _("Value")), rows, note=evidence["subprocessors"]["note"])
 

@@ -24,7 +24,8 @@ def call_report_generate(*, call: Call, mode: str = "auto") -> CallReport:
     tenant_settings = TenantSettings.objects.get(tenant=tenant)
     providers = build_providers(tenant=tenant, script=script, mode=mode)
     recorder = InvocationRecorder(functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk),
-                                  minimised_fields=[], keep_payloads=tenant_settings.log_ai_request_payloads)
+                                  minimised_fields=[], keep_payloads=tenant_settings.log_ai_request_payloads,
+                                  register_version=providers.register_version)
     chain = LanguageModelChain(providers.llm, recorder,
                                first_output_timeout_s=settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S["llm"])
     transcript = [(u.speaker, u.text) for u in call.utterances.order_by("seq")]

@@ -86,7 +86,8 @@ class CallRun:
         context, removed = minimise_context(_contact_context(call.contact), tenant_settings.ai_excluded_fields)
         write = recorder_write or functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk)
         recorder = InvocationRecorder(write, minimised_fields=removed,
-                                      keep_payloads=tenant_settings.log_ai_request_payloads)
+                                      keep_payloads=tenant_settings.log_ai_request_payloads,
+                                      register_version=providers.register_version)
         budgets = settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S
         prompt = build_system_prompt(
             PromptParts(company=tenant.name, language=script.language, goal=script.goal, steps=script.steps,

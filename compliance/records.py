@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count
 from django.utils import formats, timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from subprocessors.models import EU_REGIONS, Subprocessor
+from subprocessors.register import current_version
 from tenants.models import LegalBasis, StaffAccess, Tenant, TenantSettings
 from tenants.roles import Perm, role_has
 
@@ -237,9 +239,12 @@ def _subprocessor_row(name: str, entry: Subprocessor | None, role: str, region: 
     outside = region not in EU_REGIONS
     if entry is None:
         return (name, role, region, _("Not in the register"), yes_no(outside), "", requests)
+    transfer = entry.get_transfer_mechanism_display()
+    measures = entry.localised("supplementary_measures")
+    if entry.transfer_mechanism != Subprocessor.Transfer.EU and measures:
+        transfer = f"{transfer}. {measures}"
     return (
-        f"{entry.name} ({entry.legal_entity}, {entry.country})", role, region,
-        entry.get_transfer_mechanism_display(), yes_no(outside),
+        f"{entry.name} ({entry.legal_entity}, {entry.country})", role, region, transfer, yes_no(outside),
         _("No training: %(training)s. Zero retention: %(retention)s.") % {
             "training": _on_off(entry.no_training_offered, entry.no_training_enabled),
             "retention": _on_off(entry.zero_retention_offered, entry.zero_retention_enabled)},
@@ -254,11 +259,16 @@ def _subprocessors_section(tenant: Tenant, since: datetime.datetime) -> Section:
     platform = Subprocessor.objects.filter(role__in=PLATFORM_ROLES, status=Subprocessor.Status.ACTIVE)
     rows += [_subprocessor_row(entry.name, entry, entry.get_role_display(), entry.processing_region,
                                _("Every call")) for entry in platform]
-    columns = (_("Subprocessor"), _("Role"), _("Region"), _("Transfer mechanism"), _("Outside the EU"),
+    columns = (_("Subprocessor"), _("Role"), _("Region"), _("Transfer mechanism and measures"), _("Outside the EU"),
                _("Provider options"), _("Requests (12 months)"))
-    return Section(_("Subprocessors and transfers"), columns, rows, widths=(0.25, 0.12, 0.07, 0.14, 0.09, 0.2, 0.13),
-                   note=_("AI providers as recorded in the AI request log over the last 12 months, with their entry "
-                          "in CALLKOM's public subprocessor register; infrastructure subprocessors serve every call."))
+    version = current_version()
+    note = _("AI providers as recorded in the AI request log over the last 12 months, with their entry in CALLKOM's "
+             "public subprocessor register; infrastructure subprocessors serve every call.")
+    if version is not None:
+        note = _("%(note)s Register: list version %(number)s of %(date)s.") % {
+            "note": note, "number": version.number, "date": date_format(version.published_at, "DATE_FORMAT")}
+    return Section(_("Subprocessors and transfers"), columns, rows, widths=(0.22, 0.11, 0.07, 0.2, 0.08, 0.19, 0.13),
+                   note=note)
 
 
 def _retention_section(tenant_settings: TenantSettings) -> Section:
@@ -280,7 +290,7 @@ def _transport_measure() -> str:
              "Webhooks go to https:// addresses only, signed with HMAC-SHA256.")
 
 
-def _security_section(tenant: Tenant, since: datetime.datetime) -> Section:
+def security_section(tenant: Tenant, since: datetime.datetime) -> Section:
     head = AILogHead.objects.filter(tenant=tenant).first()
     staff_views = StaffAccess.objects.filter(tenant=tenant, at__gte=since).count()
     return Section(_("Technical and organisational security measures"), (_("Measure"), _("What the platform does")), [
@@ -326,7 +336,7 @@ def processing_record(tenant: Tenant, *, now: datetime.datetime | None = None) -
         _instructions_section(tenant, tenant_settings, facts),
         _subprocessors_section(tenant, since),
         _retention_section(tenant_settings),
-        _security_section(tenant, since),
+        security_section(tenant, since),
     ])
 
 

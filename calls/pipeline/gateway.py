@@ -108,8 +108,10 @@ class InvocationRecorder:
     bound to the tenant and call); it runs in a worker thread, one row after another, in order.
     """
 
-    def __init__(self, write: Callable[..., object] | None, *, minimised_fields=(), keep_payloads=False):
+    def __init__(self, write: Callable[..., object] | None, *, minimised_fields=(), keep_payloads=False,
+                 register_version: str = ""):
         self.write = write
+        self.register_version = register_version  # the subprocessor list version the chains were built under
         self.minimised_fields = sorted(minimised_fields)
         self.keep_payloads = keep_payloads
         self.rows: list[dict] = []
@@ -136,6 +138,7 @@ class InvocationRecorder:
             "minimised_fields": self.minimised_fields,
             "redactions": attempt.redactions,
             "no_training": attempt.info.no_training,
+            "register_version": self.register_version,
             "payload": attempt.payload if self.keep_payloads else "",
         }
         self.rows.append(row)

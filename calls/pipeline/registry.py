@@ -2,7 +2,9 @@
 
 Order: the real vendor when its credentials are configured, then CALLKOM's local engine as the last fallback
 (so a call always has somewhere to go). A provider is used only while its subprocessor in the public register is
-active, not switched off by staff, and allowed by the tenant's region policy. ``mode="fake"`` builds the fake
+active and within its effective dates, not switched off by staff, not objected to by the tenant (an open objection
+to a change notice, or an exemption), and allowed by the tenant's region policy. Every request the call makes then
+records the list version in force (``register_version``). ``mode="fake"`` builds the fake
 adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies; they are not in the
 register and never see real data.
 """
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from subprocessors.models import Subprocessor
+from subprocessors.register import version_in_force
+from subprocessors.selectors import objected_slugs
 
 from .providers.scripted import ScriptSpec, ScriptStep
 
@@ -24,6 +28,8 @@ class ProviderSet:
     llm: list = field(default_factory=list)
     tts: list = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # slugs left out by the register or the region policy
+    skip_reasons: dict[str, str] = field(default_factory=dict)  # slug -> why (for logs and tests)
+    register_version: str = ""  # the published list version in force when the chains were built
 
 
 def script_spec(script) -> ScriptSpec:
@@ -59,20 +65,39 @@ def _candidates(script):
 
 def build_providers(*, tenant, script, mode: str = "auto", fake_options: dict | None = None) -> ProviderSet:
     if mode == "fake":
-        return _fake_providers(script, fake_options or {})
+        providers = _fake_providers(script, fake_options or {})
+        version = version_in_force() if tenant is not None else None
+        providers.register_version = str(version.number) if version else ""
+        return providers
     if mode == "bench":
         return _fake_providers(script, standard_profile())
     register = {sub.slug: sub for sub in Subprocessor.objects.all()}
-    providers = ProviderSet()
+    objected = objected_slugs(tenant)
+    version = version_in_force()
+    providers = ProviderSet(register_version=str(version.number) if version else "")
     for role, slug, factory in _candidates(script):
         if mode == "local" and not slug.startswith("local-"):
             continue
-        subprocessor = register.get(slug)
-        if subprocessor is None or not subprocessor.usable_for(tenant.region_policy):
+        reason = _refusal(register.get(slug), tenant, objected)
+        if reason:
             providers.skipped.append(slug)
+            providers.skip_reasons[slug] = reason
             continue
         getattr(providers, role).append(factory())
     return providers
+
+
+def _refusal(subprocessor: Subprocessor | None, tenant, objected: set[str]) -> str:
+    """Why this provider may not receive the tenant's data now, or "" when it may."""
+    if subprocessor is None:
+        return "not in the register"
+    if not subprocessor.in_service():
+        return "not in service"
+    if subprocessor.slug in objected:
+        return "objected to by the tenant"
+    if not subprocessor.usable_for(tenant.region_policy):
+        return "outside the tenant's region policy"
+    return ""
 
 
 def standard_profile() -> dict:

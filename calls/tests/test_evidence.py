@@ -10,9 +10,12 @@ from django.utils import timezone
 from calls.models import Call, Script
 from calls.record_facts import calls_processing_facts
 from calls.services import call_create, demo_scripts_ensure
-from compliance.models import AIInvocation, AILogHead
+from compliance.models import AIInvocation, AILogHead, DpaAcceptance
+from compliance.policies import dpa_accept, dpa_current, dpa_draft_create, dpa_publish
 from compliance.records import processing_record
 from compliance.services import ai_invocation_append
+from subprocessors.models import Subprocessor
+from subprocessors.register import register_publish
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.roles import Role
 from tenants.services import membership_add, user_create
@@ -54,6 +57,12 @@ class EvidenceTestCase(TwoTenantTestCase):
     def url(self, call=None, name="call-evidence", slug="alpha"):
         return reverse(name, args=[slug, (call or self.call).pk])
 
+    def evidence_of_beta(self):
+        self.login(self.charlie)
+        response = self.client.get(self.url(self.beta_call, slug="beta"))
+        self.assertEqual(response.status_code, 200)
+        return json.loads(response.content)
+
     def evidence(self, call=None):
         self.login(self.alice)
         response = self.client.get(self.url(call))
@@ -79,8 +88,41 @@ class EvidenceContentTests(EvidenceTestCase):
         self.assertEqual([entry["slug"] for entry in subprocessors["entries"]], ["google-stt"])
         self.assertEqual(subprocessors["entries"][0]["transfer_mechanism"], "scc")
         self.assertEqual(subprocessors["not_in_register"], ["fake-llm"])
-        self.assertIsNone(subprocessors["dpa_version"])
-        self.assertIn("not recorded yet", subprocessors["note"])
+        self.assertIsNone(subprocessors["dpa_version"])  # alpha had accepted no DPA when the call started
+        self.assertEqual(subprocessors["dpa_current"], 1)
+        self.assertIn("accepted when the call started", subprocessors["note"])
+
+    def test_a_provider_entry_is_the_one_published_in_the_list_version_its_requests_recorded(self):
+        with self.in_alpha():
+            call = call_create(tenant=self.alpha, script=self.script, direction=Call.Direction.OUTBOUND)
+            invoke(call, "google-stt", "stt", register_version="1")
+            invoke(call, "mistral", "llm")  # written before versions were recorded
+        Subprocessor.objects.filter(slug="google-stt").update(processing_region="us", transfer_mechanism="other")
+        Subprocessor.objects.filter(slug="mistral").update(country="DE")
+        self.assertEqual(register_publish(note="moved").number, 2)
+        subprocessors = self.evidence(call)["subprocessors"]
+        self.assertEqual(subprocessors["register_versions"], ["1"])
+        google, mistral = subprocessors["entries"]
+        self.assertEqual((google["slug"], google["processing_region"], google["transfer_mechanism"],
+                          google["register_version"]), ("google-stt", "eu", "scc", 1))
+        self.assertEqual((mistral["slug"], mistral["country"], mistral["register_version"]), ("mistral", "DE", None))
+
+    def test_names_the_dpa_version_accepted_when_the_call_started(self):
+        acceptance = dpa_accept(tenant=self.alpha, version=dpa_current(), actor=self.alice, ip_address=None)
+        self.assertIsNone(self.evidence()["subprocessors"]["dpa_version"])  # accepted after the call: not counted
+        before_the_call = self.call.created_at - datetime.timedelta(minutes=5)
+        with self.in_alpha():
+            DpaAcceptance.objects.filter(pk=acceptance.pk).update(accepted_at=before_the_call)
+        subprocessors = self.evidence()["subprocessors"]
+        self.assertEqual(subprocessors["dpa_version"], {
+            "number": 1, "title": dpa_current().title, "accepted_by": "alice@alpha.example",
+            "accepted_at": before_the_call.astimezone(datetime.UTC).isoformat()})
+        draft = dpa_draft_create(title="DPA", body="Version 2.")
+        dpa_publish(version=draft, actor=None)
+        dpa_accept(tenant=self.alpha, version=dpa_current(), actor=self.alice, ip_address=None)
+        subprocessors = self.evidence()["subprocessors"]
+        self.assertEqual((subprocessors["dpa_version"]["number"], subprocessors["dpa_current"]), (1, 2))
+        self.assertIsNone(self.evidence_of_beta()["subprocessors"]["dpa_version"])  # another tenant's acceptances
 
     def test_the_chain_proof_verifies_across_calls(self):
         proof = self.evidence()["chain_proof"]
@@ -147,6 +189,7 @@ class EvidenceContentTests(EvidenceTestCase):
         self.assertTrue(response.content.startswith(b"%PDF"))
         self.assertIn(b"Alpha SAS", response.content)
         self.assertIn(b"Every row verifies.", response.content)
+        self.assertIn(b"None accepted when the call started", response.content)
 
 
 class EvidenceAccessTests(EvidenceTestCase):

@@ -103,7 +103,8 @@ class RecordContentTests(TwoTenantTestCase):
         self.assertEqual(mistral[1:5], ("Conversation", "eu", "Processing in the EU", "No"))
         self.assertIn("Zero retention: On", mistral[5])
         google = next(row for row in rows if row[0].startswith("Google"))
-        self.assertEqual(google[3], "Standard Contractual Clauses")
+        self.assertTrue(google[3].startswith("Standard Contractual Clauses. EU regional endpoint"), google[3])
+        self.assertIn("Register: list version 1 of", section(self.record(), "Subprocessors and transfers").note)
         unknown = next(row for row in rows if row[0] == "fake-llm")
         self.assertEqual(unknown[3:5], ("Not in the register", "Yes"))
 
