@@ -226,6 +226,9 @@ globals().update(_email_settings(env("EMAIL_URL")))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "CALLKOM <no-reply@callkom.io>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PRIVACY_CONTACT_EMAIL = env("PRIVACY_CONTACT_EMAIL", "privacy@callkom.io")
+# A change to the list of subprocessors is announced at least this many days before it takes effect (the DPA's
+# prior-notice period); customers may object in between.
+SUBPROCESSOR_NOTICE_DAYS = int(env("SUBPROCESSOR_NOTICE_DAYS", "30"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -7,6 +7,8 @@ from calls.urls import portal_urlpatterns as calls_portal_urlpatterns
 from calls.webhooks import livekit_webhook
 from compliance.urls import portal_urlpatterns as compliance_portal_urlpatterns
 from compliance.urls import public_urlpatterns as compliance_public_urlpatterns
+from subprocessors.urls import portal_urlpatterns as subprocessors_portal_urlpatterns
+from subprocessors.urls import public_urlpatterns as subprocessors_public_urlpatterns
 from tenants import api as tenants_api
 from tenants import views as tenant_views
 from tenants.urls import portal_urlpatterns
@@ -27,9 +29,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/", tenant_views.portal_home, name="portal-home"),
     path("t/<slug:tenant_slug>/", include(portal_urlpatterns + calls_portal_urlpatterns + webhooks_portal_urlpatterns
-                                         + compliance_portal_urlpatterns)),
+                                         + compliance_portal_urlpatterns + subprocessors_portal_urlpatterns)),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
     *compliance_public_urlpatterns,
+    *subprocessors_public_urlpatterns,
 ]

@@ -19,6 +19,10 @@ SCHEDULES = [
     ("rights request reminders", "compliance.rights_reminders", {"crontab": "0 7 * * *"}),
     ("expired data exports", "compliance.exports_purge", {"crontab": "30 3 * * *"}),
     ("retention purge", "compliance.purge_expired", {"crontab": "15 2 * * *"}),
+    # Hourly, so a change takes effect within the hour after midnight wherever the server's clock is.
+    ("subprocessor changes in effect", "subprocessors.notices_apply_due", {"crontab": "5 * * * *"}),
+    ("pending notice e-mails", "subprocessors.mailings_send_pending", {"every": 900}),
+    ("unconfirmed notice subscriptions", "subprocessors.subscriptions_purge", {"crontab": "45 3 * * *"}),
 ]
 
 
