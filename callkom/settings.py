@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "auditlog",
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "tenants.api_support.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "callkom.urls"
@@ -265,14 +267,35 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.authentication.HasTenantApiKey"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tenants.schema.ApiSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.api_support.ApiKeyThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "tenants.api_support.Cursor",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "tenants.api_support.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "PAGE_SIZE": 50,
 }
+# Requests per API key (anonymous callers of the public endpoints: per address), as "N/period" (s, m, h, d).
+API_RATE_LIMIT = env("API_RATE_LIMIT", "600/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "CALLKOM API",
-    "DESCRIPTION": "Partner API of the CALLKOM AI telephone agent platform.",
+    "DESCRIPTION": (
+        "Partner API of the CALLKOM AI telephone agent platform. Authenticate with a tenant API key "
+        "(`Authorization: Api-Key <key>`); each endpoint names the scopes it needs. Errors are RFC 9457 problem "
+        "details (`application/problem+json`). Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and "
+        "`RateLimit-Reset`; POSTs that start a call or an import accept an `Idempotency-Key`. Lists use cursor "
+        "pagination: follow `next`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served by this site: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SECURITY": [{"ApiKey": []}],
 }
 
 # Production hardening, on whenever DEBUG is off. A TLS-terminating proxy sets X-Forwarded-Proto.

@@ -1,3 +1,4 @@
+from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view
@@ -20,3 +21,8 @@ def me(request):
     """Return the tenant and scopes of the API key in use."""
     key = request.auth
     return Response({"tenant": key.tenant.slug, "key": key.prefix, "scopes": key.scopes})
+
+
+urlpatterns = [
+    path("me/", me, name="api-me"),
+]

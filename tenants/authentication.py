@@ -47,13 +47,29 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-class HasTenantApiKey(permissions.BasePermission):
-    """Require an API key; a view may name ``required_scopes`` (all needed) for each HTTP method."""
+class MissingScope(exceptions.PermissionDenied):
+    def __init__(self, missing: list[str]):
+        super().__init__(_("This API key lacks the scope this endpoint needs: %(scopes)s.")
+                         % {"scopes": ", ".join(missing)})
+        self.missing_scopes = missing
 
-    message = _("This API key lacks the scope this endpoint needs.")
+
+def required_scopes(view, method: str) -> list[str]:
+    """The scopes a view needs (all of them): ``required_scopes`` by viewset action first, else by HTTP method."""
+    table = getattr(view, "required_scopes", {}) or {}
+    action = getattr(view, "action", None)
+    if action and action in table:
+        return list(table[action])
+    return list(table.get(method, ()))
+
+
+class HasTenantApiKey(permissions.BasePermission):
+    """Require an API key holding every scope the view names for this request (403 naming the missing ones)."""
 
     def has_permission(self, request, view):
         if not isinstance(request.user, ApiKeyPrincipal):
             raise exceptions.NotAuthenticated(_("Send an API key: Authorization: Api-Key <key>."))
-        required = getattr(view, "required_scopes", {}).get(request.method, ())
-        return set(required) <= set(request.auth.scopes)
+        missing = sorted(set(required_scopes(view, request.method)) - set(request.auth.scopes))
+        if missing:
+            raise MissingScope(missing)
+        return True

@@ -253,6 +253,7 @@ class ApiScope(models.TextChoices):
     RIGHTS_WRITE = "rights:write", _("Decide rights requests")
     WEBHOOKS_WRITE = "webhooks:write", _("Manage webhooks")
     AUDIT_READ = "audit:read", _("Read the AI request log")
+    SCRIPTS_WRITE = "scripts:write", _("Write scripts")
 
 
 class ApiKey(TenantOwned):
@@ -307,3 +308,24 @@ class StaffAccess(models.Model):
 
     def __str__(self):
         return f"{self.staff_user_id} {self.action} {self.model} {self.object_id}"
+
+
+class IdempotencyRecord(TenantOwned):
+    """The first answer to a POST sent with an ``Idempotency-Key``, replayed for 24 hours to retries of it."""
+
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of the method, path and body
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_once")]
+
+    def __str__(self):
+        return f"{self.tenant_id}:{self.key}"

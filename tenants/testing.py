@@ -63,3 +63,50 @@ def drain_channel(name: str, timeout: float = 0.3) -> list[dict]:
                 return messages
 
     return async_to_sync(collect)()
+
+
+class ApiTestCase(TwoTenantTestCase):
+    """For the partner API: ``key(tenant, *scopes)`` makes a key, ``api(method, path, key, data)`` calls with it,
+    ``assert_problem(response, status)`` checks an RFC 9457 error, and ``assert_isolated(method, path, scopes)``
+    checks the two rules of every tenant-owned endpoint: another tenant's key gets 404, a key without the scopes
+    gets 403 (and nothing changes)."""
+
+    def setUp(self):
+        super().setUp()
+        from django.core.cache import cache
+
+        cache.clear()  # throttling budgets
+
+    def key(self, tenant, *scopes) -> str:
+        from .services import api_key_create
+
+        return api_key_create(tenant=tenant, name="test", scopes=list(scopes) or ["calls:read"])[1]
+
+    def api(self, method: str, path: str, key: str | None, data=None, **headers):
+        if key:
+            headers["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
+        call = getattr(self.client, method.lower())
+        if method.upper() == "GET":
+            return call(path, data or {}, **headers)
+        return call(path, data if data is not None else {}, content_type="application/json", **headers)
+
+    def assert_problem(self, response, status: int):
+        from .api_support import PROBLEM_JSON
+
+        self.assertEqual(response.status_code, status, response.content[:500])
+        self.assertEqual(response["Content-Type"], PROBLEM_JSON)
+        body = response.json()
+        self.assertEqual(body["status"], status)
+        return body
+
+    def assert_isolated(self, method: str, path: str, scopes: list[str], data=None, other_scopes=None):
+        """``path`` is Alpha's object: Beta's key (with every needed scope) gets 404; an Alpha key holding every
+        scope but the needed ones gets 403 naming them."""
+        from .models import ApiScope
+
+        beta = self.key(self.beta, *(other_scopes or scopes))
+        self.assert_problem(self.api(method, path, beta, data), 404)
+        others = [scope for scope in ApiScope.values if scope not in scopes]
+        lacking = self.key(self.alpha, *others)
+        body = self.assert_problem(self.api(method, path, lacking, data), 403)
+        self.assertEqual(sorted(body["missing_scopes"]), sorted(scopes))

@@ -1,0 +1,3 @@
+"""API: campaigns."""
+
+urlpatterns = []

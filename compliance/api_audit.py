@@ -1,0 +1,3 @@
+"""API: api_audit."""
+
+urlpatterns = []

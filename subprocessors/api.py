@@ -1,0 +1,3 @@
+"""The subprocessors part of the partner API (/api/v1/)."""
+
+urlpatterns = []

@@ -1,0 +1,261 @@
+"""What every endpoint of the partner API shares.
+
+- **Errors** are RFC 9457 problem details (``application/problem+json``): ``type``, ``title``, ``status``,
+  ``detail``, ``instance``, and for invalid input ``errors`` (one item per field and message).
+- **Scopes:** a view names ``required_scopes`` by action (viewsets) or by HTTP method; a key without them gets 403.
+- **Throttling** per key (``API_RATE_LIMIT``; anonymous callers of public endpoints per address) with the
+  ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers on every answer and ``Retry-After``
+  on a 429.
+- **Cursor pagination** ordered on an indexed column, so a page costs the same on page 1 and page 10,000.
+- **Idempotency-Key** on the POSTs that start something: the first answer is stored for 24 hours and replayed for a
+  retry with the same key and body; the same key with another body is refused (422), and one still running too (409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.utils.encoders import JSONEncoder
+
+from .authentication import ApiKeyPrincipal
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://docs.callkom.io/api/problems/"  # documented in docs/api.md#problems
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+# Problem details ---------------------------------------------------------------------------------------------------
+
+class Problem(exceptions.APIException):
+    """An API error with its own problem type (a slug under PROBLEM_BASE)."""
+
+    def __init__(self, detail: str, *, status_code: int, problem_type: str, title: str):
+        super().__init__(detail)
+        self.status_code = status_code
+        self.problem_type = problem_type
+        self.title = title
+
+
+_TYPES = {
+    exceptions.ValidationError: ("validation-error", "Your request is not valid."),
+    exceptions.ParseError: ("malformed-request", "The request body could not be read."),
+    exceptions.NotAuthenticated: ("unauthenticated", "Authentication needed."),
+    exceptions.AuthenticationFailed: ("unauthenticated", "Authentication failed."),
+    exceptions.PermissionDenied: ("missing-scope", "Forbidden."),
+    exceptions.NotFound: ("not-found", "Not found."),
+    exceptions.MethodNotAllowed: ("method-not-allowed", "Method not allowed."),
+    exceptions.NotAcceptable: ("not-acceptable", "Not acceptable."),
+    exceptions.UnsupportedMediaType: ("unsupported-media-type", "Unsupported media type."),
+    exceptions.Throttled: ("rate-limited", "Too many requests."),
+}
+
+
+def problem_body(*, status_code: int, problem_type: str, title: str, detail: str, instance: str, **extra) -> dict:
+    return {"type": PROBLEM_BASE + problem_type, "title": title, "status": status_code, "detail": detail,
+            "instance": instance, **extra}
+
+
+def _flatten(errors, prefix: str = "") -> list[dict]:
+    """DRF's nested error structure as a flat list of {"field", "detail", "code"}; "" names the whole request."""
+    items = []
+    if isinstance(errors, dict):
+        for name, value in errors.items():
+            field = "" if name in ("non_field_errors", "__all__") else (f"{prefix}.{name}" if prefix else name)
+            items += _flatten(value, field or prefix)
+    elif isinstance(errors, list):
+        for index, value in enumerate(errors):
+            if isinstance(value, dict | list):
+                items += _flatten(value, f"{prefix}[{index}]")
+            else:
+                items += _flatten(value, prefix)
+    else:
+        items.append({"field": prefix, "detail": str(errors), "code": getattr(errors, "code", "invalid")})
+    return items
+
+
+def problem_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error as problem details; Django's own exceptions mapped first."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    from rest_framework.views import exception_handler  # here: rest_framework.views reads these settings
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    request = context["request"]
+    if isinstance(exc, Problem):
+        problem_type, title = exc.problem_type, exc.title
+    else:
+        problem_type, title = next(((slug, text) for cls, (slug, text) in _TYPES.items() if isinstance(exc, cls)),
+                                   ("error", "Error."))
+        title = _(title)
+    extra = {}
+    if isinstance(exc, exceptions.ValidationError):
+        detail = _("Some fields are not valid: see errors.")
+        extra["errors"] = _flatten(response.data)
+    elif isinstance(exc, exceptions.PermissionDenied) and getattr(exc, "missing_scopes", None):
+        detail = str(exc.detail)
+        extra["missing_scopes"] = exc.missing_scopes
+    else:
+        detail = str(exc.detail) if not isinstance(exc.detail, dict | list) else title
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        extra["retry_after"] = int(exc.wait + 0.999)
+    response.data = problem_body(status_code=response.status_code, problem_type=problem_type, title=title,
+                                 detail=detail, instance=request.get_full_path(), **extra)
+    response.content_type = PROBLEM_JSON
+    return response
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, the shape of every error of this API."""
+
+    type = serializers.URLField(help_text="What kind of problem: a link to its documentation.")
+    title = serializers.CharField(help_text="A short summary of the kind of problem.")
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    detail = serializers.CharField(help_text="What went wrong with this request.")
+    instance = serializers.CharField(help_text="The path of the request.")
+    errors = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()), required=False,
+        help_text="For invalid input: one item per problem, with field (\"\" for the whole request), detail, code.")
+    missing_scopes = serializers.ListField(child=serializers.CharField(), required=False,
+                                           help_text="For a 403: the scopes the key lacks.")
+    retry_after = serializers.IntegerField(required=False, help_text="For a 429: seconds to wait.")
+
+
+# Throttling --------------------------------------------------------------------------------------------------------
+
+class ApiKeyThrottle(SimpleRateThrottle):
+    """A fixed budget per key per period (anonymous callers of public endpoints: per client address)."""
+
+    def get_rate(self):
+        return settings.API_RATE_LIMIT
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.user, ApiKeyPrincipal):
+            return f"throttle:key:{request.auth.prefix}"
+        return f"throttle:anon:{self.get_ident(request)}"
+
+    def allow_request(self, request, view):
+        allowed = super().allow_request(request, view)
+        if self.rate is None:
+            return True
+        if allowed:
+            remaining = max(0, self.num_requests - len(self.history))
+        else:
+            remaining = 0
+        oldest = self.history[-1] if self.history else self.now
+        reset = max(0, int(self.duration - (self.now - oldest) + 0.999))
+        request._request.ratelimit = (self.num_requests, remaining, reset, self.duration)
+        return allowed
+
+    def timer(self):
+        return time.time()
+
+
+class RateLimitHeadersMiddleware:
+    """Copy what the throttle measured onto the response (for answers, errors and 429s alike)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        measured = getattr(request, "ratelimit", None)
+        if measured is not None:
+            limit, remaining, reset, window = measured
+            response["RateLimit-Limit"] = str(limit)
+            response["RateLimit-Remaining"] = str(remaining)
+            response["RateLimit-Reset"] = str(reset)
+            response["RateLimit-Policy"] = f"{limit};w={window}"
+        return response
+
+
+# Pagination --------------------------------------------------------------------------------------------------------
+
+class Cursor(CursorPagination):
+    """Opaque cursors over ``-created_at`` (and the primary key for ties, through the view's ordering)."""
+
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = "-created_at"
+
+
+# Idempotency -------------------------------------------------------------------------------------------------------
+
+def _fingerprint(request) -> str:
+    body = json.dumps(request.data, sort_keys=True, cls=JSONEncoder, separators=(",", ":"))
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def idempotent(view_method):
+    """Honour ``Idempotency-Key`` on a POST that starts something (a call, an import).
+
+    The key is per tenant. The first answer (any status below 500) is kept for 24 hours and replayed, with
+    ``Idempotent-Replayed: true``, for a retry with the same key and the same body."""
+
+    @wraps(view_method)
+    def wrapper(self, request, *args, **kwargs):
+        from .models import IdempotencyRecord
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view_method(self, request, *args, **kwargs)
+        if not (0 < len(key) <= 255) or not key.isprintable():
+            raise exceptions.ValidationError({"Idempotency-Key": [_("Use 1 to 255 printable characters.")]})
+        tenant, fingerprint = request.auth.tenant, _fingerprint(request)
+        cutoff = timezone.now() - timezone.timedelta(seconds=IDEMPOTENCY_TTL_SECONDS)
+        IdempotencyRecord.objects.filter(tenant=tenant, key=key, created_at__lt=cutoff).delete()
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(tenant=tenant, key=key, fingerprint=fingerprint,
+                                                          method=request.method, path=request.path[:300])
+        except IntegrityError:
+            record = IdempotencyRecord.objects.get(tenant=tenant, key=key)
+            if record.fingerprint != fingerprint:
+                raise Problem(_("This Idempotency-Key was used with another request; use a new key."),
+                              status_code=422, problem_type="idempotency-key-reused",
+                              title=_("Idempotency-Key reused.")) from None
+            if record.completed_at is None:
+                raise Problem(_("The first request with this Idempotency-Key is still running; retry later."),
+                              status_code=status.HTTP_409_CONFLICT, problem_type="idempotency-key-in-use",
+                              title=_("Request in progress.")) from None
+            response = Response(record.response_body, status=record.status_code)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        try:
+            response = view_method(self, request, *args, **kwargs)
+        except Exception:
+            record.delete()
+            raise
+        if response.status_code >= 500:
+            record.delete()
+            return response
+        record.status_code = response.status_code
+        record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        record.completed_at = timezone.now()
+        record.save(update_fields=["status_code", "response_body", "completed_at"])
+        return response
+
+    wrapper.idempotent = True
+    return wrapper

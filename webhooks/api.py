@@ -1,0 +1,3 @@
+"""The webhooks part of the partner API (/api/v1/)."""
+
+urlpatterns = []
