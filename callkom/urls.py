@@ -41,6 +41,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/problems/", tenants_api.problem_types, name="api-problems"),
+    path("api/problems/<slug:slug>/", tenants_api.problem_types, name="api-problem"),
     path("admin/", admin.site.urls),
     *compliance_public_urlpatterns,
     *subprocessors_public_urlpatterns,

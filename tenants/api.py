@@ -23,6 +23,20 @@ def me(request):
     return Response({"tenant": key.tenant.slug, "key": key.prefix, "scopes": key.scopes})
 
 
+def problem_types(request, slug=None):
+    """The documentation of the API's problem types: the page each error's ``type`` links to."""
+    from django.http import Http404
+    from django.shortcuts import render
+
+    from .api_support import PROBLEM_TYPES
+
+    if slug is not None and slug not in PROBLEM_TYPES:
+        raise Http404
+    types = [{"slug": key, "title": title, "description": description}
+             for key, (title, description) in PROBLEM_TYPES.items()]
+    return render(request, "tenants/api_problems.html", {"types": types, "current": slug})
+
+
 urlpatterns = [
     path("me/", me, name="api-me"),
 ]

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -35,7 +36,6 @@ from rest_framework.utils.encoders import JSONEncoder
 from .authentication import ApiKeyPrincipal
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://docs.callkom.io/api/problems/"  # documented in docs/api.md#problems
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
@@ -43,32 +43,82 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 # Problem details ---------------------------------------------------------------------------------------------------
 
 class Problem(exceptions.APIException):
-    """An API error with its own problem type (a slug under PROBLEM_BASE)."""
+    """An API error of one of PROBLEM_TYPES (its slug), with its status and what happened (``detail``)."""
 
-    def __init__(self, detail: str, *, status_code: int, problem_type: str, title: str):
+    def __init__(self, detail: str, *, status_code: int, problem_type: str, title: str | None = None):
         super().__init__(detail)
         self.status_code = status_code
         self.problem_type = problem_type
-        self.title = title
+        self.title = title or PROBLEM_TYPES[problem_type][0]
 
+
+# Every problem type of the API: slug -> (title, what it means and what to do). Each is documented at
+# /api/problems/<slug>/, the URI in the answer's "type".
+PROBLEM_TYPES = {
+    "validation-error": (_lazy("Your request is not valid."),
+                         _lazy("A field is missing or wrong. `errors` lists each problem with its field and code; "
+                               "fix them and send the request again.")),
+    "malformed-request": (_lazy("The request body could not be read."),
+                          _lazy("The body is not valid JSON (or not the declared content type).")),
+    "unauthenticated": (_lazy("Authentication needed."),
+                        _lazy("Send a live API key of your company: `Authorization: Api-Key <key>`. A revoked or "
+                              "expired key, or one of a suspended account, is refused.")),
+    "missing-scope": (_lazy("Forbidden."),
+                      _lazy("The key lacks a scope this endpoint needs; `missing_scopes` names them. Create a key "
+                            "with those scopes in the portal (API keys).")),
+    "not-found": (_lazy("Not found."),
+                  _lazy("Nothing at this address for your company: the object does not exist or belongs to "
+                        "another account.")),
+    "method-not-allowed": (_lazy("Method not allowed."), _lazy("This endpoint does not accept this HTTP method.")),
+    "not-acceptable": (_lazy("Not acceptable."), _lazy("The API answers in JSON only.")),
+    "unsupported-media-type": (_lazy("Unsupported media type."), _lazy("Send JSON (`application/json`).")),
+    "rate-limited": (_lazy("Too many requests."),
+                     _lazy("The key used its budget for the period. Wait `Retry-After` seconds; every answer says "
+                           "what is left in `RateLimit-Remaining`.")),
+    "idempotency-key-reused": (_lazy("Idempotency-Key reused."),
+                               _lazy("This Idempotency-Key was sent with another request. Use a new key for a new "
+                                     "request; send the same body to get the first answer again.")),
+    "idempotency-key-in-use": (_lazy("Request in progress."),
+                               _lazy("The first request with this Idempotency-Key is still running; retry in a "
+                                     "moment to get its answer.")),
+    "conflict": (_lazy("Conflict."),
+                 _lazy("The object is not in a state that allows this action (e.g. a call that has ended); read it "
+                       "again and decide.")),
+    "server-error": (_lazy("Server error."),
+                     _lazy("Something went wrong on CALLKOM's side; it is logged. Retry later; with an "
+                           "Idempotency-Key a retry is safe.")),
+    "error": (_lazy("Error."), _lazy("Another error; `detail` says what happened.")),
+}
 
 _TYPES = {
-    exceptions.ValidationError: ("validation-error", "Your request is not valid."),
-    exceptions.ParseError: ("malformed-request", "The request body could not be read."),
-    exceptions.NotAuthenticated: ("unauthenticated", "Authentication needed."),
-    exceptions.AuthenticationFailed: ("unauthenticated", "Authentication failed."),
-    exceptions.PermissionDenied: ("missing-scope", "Forbidden."),
-    exceptions.NotFound: ("not-found", "Not found."),
-    exceptions.MethodNotAllowed: ("method-not-allowed", "Method not allowed."),
-    exceptions.NotAcceptable: ("not-acceptable", "Not acceptable."),
-    exceptions.UnsupportedMediaType: ("unsupported-media-type", "Unsupported media type."),
-    exceptions.Throttled: ("rate-limited", "Too many requests."),
+    exceptions.ValidationError: "validation-error",
+    exceptions.ParseError: "malformed-request",
+    exceptions.NotAuthenticated: "unauthenticated",
+    exceptions.AuthenticationFailed: "unauthenticated",
+    exceptions.PermissionDenied: "missing-scope",
+    exceptions.NotFound: "not-found",
+    exceptions.MethodNotAllowed: "method-not-allowed",
+    exceptions.NotAcceptable: "not-acceptable",
+    exceptions.UnsupportedMediaType: "unsupported-media-type",
+    exceptions.Throttled: "rate-limited",
 }
 
 
+def problem_type_url(slug: str) -> str:
+    return f"{settings.CALLKOM_PUBLIC_URL}/api/problems/{slug}/"
+
+
 def problem_body(*, status_code: int, problem_type: str, title: str, detail: str, instance: str, **extra) -> dict:
-    return {"type": PROBLEM_BASE + problem_type, "title": title, "status": status_code, "detail": detail,
-            "instance": instance, **extra}
+    return {"type": problem_type_url(problem_type), "title": str(title), "status": status_code,
+            "detail": str(detail), "instance": instance, **extra}
+
+
+class Conflict(exceptions.APIException):
+    """409: the object's state does not allow the action (``detail`` says why)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _lazy("The object is not in a state that allows this action.")
+    default_code = "conflict"
 
 
 def _flatten(errors, prefix: str = "") -> list[dict]:
@@ -106,9 +156,9 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, Problem):
         problem_type, title = exc.problem_type, exc.title
     else:
-        problem_type, title = next(((slug, text) for cls, (slug, text) in _TYPES.items() if isinstance(exc, cls)),
-                                   ("error", "Error."))
-        title = _(title)
+        problem_type = "conflict" if isinstance(exc, Conflict) else next(
+            (slug for cls, slug in _TYPES.items() if isinstance(exc, cls)), "error")
+        title = PROBLEM_TYPES[problem_type][0]
     extra = {}
     if isinstance(exc, exceptions.ValidationError):
         detail = _("Some fields are not valid: see errors.")
@@ -129,7 +179,7 @@ def problem_exception_handler(exc, context):
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details, the shape of every error of this API."""
 
-    type = serializers.URLField(help_text="What kind of problem: a link to its documentation.")
+    type = serializers.URLField(help_text="What kind of problem: a link to its documentation (/api/problems/…/).")
     title = serializers.CharField(help_text="A short summary of the kind of problem.")
     status = serializers.IntegerField(help_text="The HTTP status code.")
     detail = serializers.CharField(help_text="What went wrong with this request.")
@@ -234,12 +284,10 @@ def idempotent(view_method):
             record = IdempotencyRecord.objects.get(tenant=tenant, key=key)
             if record.fingerprint != fingerprint:
                 raise Problem(_("This Idempotency-Key was used with another request; use a new key."),
-                              status_code=422, problem_type="idempotency-key-reused",
-                              title=_("Idempotency-Key reused.")) from None
+                              status_code=422, problem_type="idempotency-key-reused") from None
             if record.completed_at is None:
                 raise Problem(_("The first request with this Idempotency-Key is still running; retry later."),
-                              status_code=status.HTTP_409_CONFLICT, problem_type="idempotency-key-in-use",
-                              title=_("Request in progress.")) from None
+                              status_code=status.HTTP_409_CONFLICT, problem_type="idempotency-key-in-use") from None
             response = Response(record.response_body, status=record.status_code)
             response["Idempotent-Replayed"] = "true"
             return response

@@ -59,7 +59,7 @@ class ApiSupportTests(TwoTenantTestCase):
         self.assertEqual(response["Content-Type"], PROBLEM_JSON)
         body = response.json()
         self.assertEqual(body["status"], status)
-        self.assertTrue(body["type"].endswith("/" + problem_type), body["type"])
+        self.assertTrue(body["type"].endswith(f"/api/problems/{problem_type}/"), body["type"])
         self.assertTrue(body["title"] and body["detail"])
         self.assertEqual(body["instance"], "/api/v1/echo/")
         return body
@@ -154,3 +154,16 @@ class SchemaTests(TwoTenantTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertNotIn(b"cdn.jsdelivr", response.content)
         self.assertIn(b"/api/schema/", response.content)
+
+
+class ProblemTypeTests(TwoTenantTestCase):
+    def test_every_problem_type_links_to_its_documentation(self):
+        from tenants.api_support import PROBLEM_TYPES
+
+        body = self.client.get("/api/v1/me/").json()
+        self.assertTrue(body["type"].endswith("/api/problems/unauthenticated/"))
+        page = self.client.get("/api/problems/unauthenticated/")
+        self.assertContains(page, "Api-Key &lt;key&gt;")
+        for slug in PROBLEM_TYPES:
+            self.assertContains(page, f'id="{slug}"')
+        self.assertEqual(self.client.get("/api/problems/no-such-thing/").status_code, 404)
