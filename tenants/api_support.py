@@ -243,12 +243,21 @@ class RateLimitHeadersMiddleware:
 # Pagination --------------------------------------------------------------------------------------------------------
 
 class Cursor(CursorPagination):
-    """Opaque cursors over ``-created_at`` (and the primary key for ties, through the view's ordering)."""
+    """Opaque cursors over an indexed ordering; a view whose rows sort otherwise uses a subclass with its own
+    ``ordering`` (a unique last column breaks ties). A cursor that cannot be read is a 400 naming ``cursor``."""
 
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
-    ordering = "-created_at"
+    ordering = ("-created_at", "-id")
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: [_("This cursor is not valid: use the next or previous link as given.")]}
+            ) from None
 
 
 # Idempotency -------------------------------------------------------------------------------------------------------

@@ -47,8 +47,8 @@ class ApiSchema(AutoSchema):
         codes = ["401", "429"]
         if self._scopes():
             codes.append("403")
-        if self.method in ("POST", "PUT", "PATCH"):
-            codes.append("400")
+        if self.method in ("POST", "PUT", "PATCH") or (self.method == "GET" and self._is_list_view()):
+            codes.append("400")  # invalid input, or for a list an invalid filter or cursor
         if self.path.rstrip("/").endswith("}") or "{" in self.path:
             codes.append("404")
         if not getattr(self.view, "authentication_classes", True):

@@ -167,3 +167,14 @@ class ProblemTypeTests(TwoTenantTestCase):
         for slug in PROBLEM_TYPES:
             self.assertContains(page, f'id="{slug}"')
         self.assertEqual(self.client.get("/api/problems/no-such-thing/").status_code, 404)
+
+
+class CursorTests(TwoTenantTestCase):
+    def test_a_cursor_that_cannot_be_read_is_a_400_naming_it(self):
+        from tenants.services import api_key_create
+
+        key = api_key_create(tenant=self.alpha, name="k", scopes=["audit:read"])[1]
+        response = self.client.get("/api/v1/ai-invocations/", {"cursor": "not-a-cursor"},
+                                   HTTP_AUTHORIZATION=f"Api-Key {key}")
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["errors"][0]["field"], "cursor")
