@@ -60,6 +60,7 @@ class AIInvocation(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "call_id"], name="aiinv_tenant_call"),
             models.Index(fields=["tenant", "-started_at"], name="aiinv_tenant_started"),
+            models.Index(fields=["tenant", "-id"], name="aiinv_tenant_id"),  # the API's pages, newest first
         ]
 
     def __str__(self):

@@ -7,8 +7,9 @@
   ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers on every answer and ``Retry-After``
   on a 429.
 - **Cursor pagination** ordered on an indexed column, so a page costs the same on page 1 and page 10,000.
-- **Idempotency-Key** on the POSTs that start something: the first answer is stored for 24 hours and replayed for a
-  retry with the same key and body; the same key with another body is refused (422), and one still running too (409).
+- **Idempotency-Key** on the POSTs that start something: a successful answer is stored for 24 hours and replayed
+  for a retry with the same key and body; the same key with another body is refused (422), one still running too
+  (409); a refused request is not remembered, so it can be fixed and retried with the same key.
 """
 
 from __future__ import annotations
@@ -270,8 +271,9 @@ def _fingerprint(request) -> str:
 def idempotent(view_method):
     """Honour ``Idempotency-Key`` on a POST that starts something (a call, an import).
 
-    The key is per tenant. The first answer (any status below 500) is kept for 24 hours and replayed, with
-    ``Idempotent-Replayed: true``, for a retry with the same key and the same body."""
+    The key is per tenant. A successful answer is kept for 24 hours and replayed, with ``Idempotent-Replayed:
+    true``, for a retry with the same key and the same body. A refusal (4xx) or a failure is not remembered: the
+    caller may fix the request, or the cause (say, telephony not configured), and retry with the same key."""
 
     @wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
@@ -305,7 +307,7 @@ def idempotent(view_method):
         except Exception:
             record.delete()
             raise
-        if response.status_code >= 500:
+        if response.status_code >= 300:  # only a success is remembered: a refused request may be fixed and retried
             record.delete()
             return response
         record.status_code = response.status_code
