@@ -57,15 +57,77 @@ def script_create(*, tenant: Tenant, name: str, language: str, greeting: str, go
 
 @transaction.atomic
 def contact_create(*, tenant: Tenant, phone: str, name: str = "", email: str = "", company: str = "",
-                   custom_fields: dict | None = None, notes: str = "", region: str = "FR") -> Contact:
+                   custom_fields: dict | None = None, notes: str = "", region: str = "FR",
+                   time_zone: str = "") -> Contact:
     phone = normalize_phone(phone, region)
     email = normalize_email(email) if email else ""
     contact = Contact(tenant=tenant, name=name, phone=phone, email=email, company=company,
                       custom_fields=json.dumps(custom_fields or {}, ensure_ascii=False), notes=notes,
                       phone_index=phone_index(phone), email_index=email_index(email) if email else "")
+    if time_zone:
+        contact.time_zone = time_zone
     contact.full_clean()
     contact.save()
     return contact
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, changes: dict) -> Contact:
+    """Change a contact (its blind indexes follow); a new number or new custom fields send its lists back to the
+    risk check, as adding contacts does."""
+    from .models import ContactList
+
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    recheck = False
+    for field in ("name", "company", "time_zone", "notes"):
+        if field in changes:
+            setattr(contact, field, changes[field])
+    if "phone" in changes:
+        phone = normalize_phone(changes["phone"])
+        recheck = recheck or phone != contact.phone
+        contact.phone, contact.phone_index = phone, phone_index(phone)
+    if "email" in changes:
+        email = normalize_email(changes["email"]) if changes["email"] else ""
+        contact.email, contact.email_index = email, email_index(email) if email else ""
+    if "custom_fields" in changes:
+        custom = json.dumps(changes["custom_fields"] or {}, ensure_ascii=False)
+        recheck = recheck or custom != contact.custom_fields
+        contact.custom_fields = custom
+    contact.full_clean()
+    contact.save()
+    if recheck:
+        ContactList.objects.filter(entries__contact=contact, risk_checked_at__isnull=False).update(
+            risk_checked_at=None)
+    return contact
+
+
+class ContactLocked(Exception):
+    """The contact may not be deleted now; the message says why."""
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    """Delete a contact: out of its lists and campaigns; its calls stay, without contact. Refused while it is in a
+    call, and while a legal hold covers the person."""
+    from compliance.selectors import is_held
+
+    if Call.objects.filter(contact_id=contact.pk, status__in=(S.QUEUED, S.RINGING, S.IN_PROGRESS)).exists():
+        raise ContactLocked(_("This contact is in a call that is not over yet; delete it afterwards."))
+    if is_held(contact.tenant, phone_index=contact.phone_index or None, email_index=contact.email_index or None):
+        raise ContactLocked(_("A legal hold covers this person: their data must be kept until it is released."))
+    contact.delete()
+
+
+@transaction.atomic
+def script_update(*, script: Script, changes: dict) -> Script:
+    """Change a script; validated as ``script_create`` validates (the greeting discloses the AI, …)."""
+    script = Script.objects.select_for_update().get(pk=script.pk)
+    for field, value in changes.items():
+        setattr(script, field, value)
+    _validate_script(script)
+    script.full_clean()
+    script.save()
+    return script
 
 
 @transaction.atomic
