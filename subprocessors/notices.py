@@ -201,7 +201,9 @@ def _check_conflicts(notice: ChangeNotice, add) -> None:
 
 
 def _lock(notice: ChangeNotice) -> ChangeNotice:
-    return ChangeNotice.objects.select_for_update().select_related("subprocessor", "replaces").get(pk=notice.pk)
+    # Only the notice's row is locked: "replaces" is a nullable join, which PostgreSQL cannot lock.
+    return (ChangeNotice.objects.select_for_update(of=("self",)).select_related("subprocessor", "replaces")
+            .get(pk=notice.pk))
 
 
 # Announcing -------------------------------------------------------------------------------------------------------

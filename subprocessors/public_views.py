@@ -78,7 +78,7 @@ def register_document(version: RegisterVersion | None, *, notices=(), archived: 
     else:
         head = {"version": version.number, "published_at": _iso(version.published_at), "digest": version.digest,
                 "previous_version": version.number - 1 if version.number > 1 else None,
-                "changes": version.diff or empty_diff, "subprocessors": version.snapshot}
+                "changes": version.diff or empty_diff, "subprocessors": register.ordered(version.snapshot)}
     html = _absolute("subprocessors-version", version.number) if archived and version else _absolute("subprocessors")
     return {
         "schema_version": register.SCHEMA_VERSION,

@@ -42,6 +42,12 @@ def entry(subprocessor: Subprocessor) -> dict:
     return row
 
 
+def ordered(rows: list[dict]) -> list[dict]:
+    """Snapshot entries with their keys in the published order (PostgreSQL's jsonb does not keep key order)."""
+    order = {name: index for index, name in enumerate((*PUBLIC_FIELDS, "in_eu"))}
+    return [dict(sorted(row.items(), key=lambda item: order.get(item[0], len(order)))) for row in rows]
+
+
 def snapshot() -> list[dict]:
     return [entry(subprocessor) for subprocessor in listed_queryset()]
 
