@@ -398,6 +398,7 @@ class ContactImport(TenantOwned):
         verbose_name = _("contact import")
         verbose_name_plural = _("contact imports")
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="contactimport_tenant_created")]
 
     def __str__(self):
         return f"Import {self.file_name}"
