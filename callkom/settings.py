@@ -139,7 +139,9 @@ TEMPLATES = [
 # Database: SQLite file by default, DATABASE_URL for anything else (postgres://user@host:5432/name).
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+    # No persistent connections by default: under ASGI each request runs in its own thread, and kept connections
+    # pile up until PostgreSQL refuses new ones (measured in bench/api_load.py). Put a pooler in front to reuse them.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

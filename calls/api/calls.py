@@ -6,6 +6,7 @@ import datetime
 import logging
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -83,21 +84,6 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class _PhoneField(forms.CharField):
-    def clean(self, value):
-        value = super().clean(value)
-        if not value:
-            return value
-        try:
-            return normalize_phone(value)
-        except forms.ValidationError as error:
-            raise forms.ValidationError(error.messages[0], code="invalid_phone") from None
-
-
-class PhoneFilter(filters.CharFilter):
-    field_class = _PhoneField
-
-
 def _id_filter(field_name: str, description: str) -> IdFilter:
     schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": description}
     return extend_schema_field(schema)(IdFilter(field_name=field_name))
@@ -115,7 +101,7 @@ class CallFilter(filters.FilterSet):
                                   help_text=gettext_lazy("ISO 8601 instant: calls created at or after it."))
     created_before = InstantFilter(field_name="created_at", lookup_expr="lt",
                                    help_text=gettext_lazy("ISO 8601 instant: calls created strictly before it."))
-    phone = PhoneFilter(method="filter_phone", max_length=32, help_text=gettext_lazy(
+    phone = filters.CharFilter(method="filter_phone", max_length=32, help_text=gettext_lazy(
         "The contact's number, E.164 (+33612345678) or French national (06 12 34 56 78); matched on its blind "
         "index, never on the number in clear."))
 
@@ -127,7 +113,12 @@ class CallFilter(filters.FilterSet):
         return queryset.filter(outcome="" if value == OUTCOME_PENDING else value)
 
     def filter_phone(self, queryset, name, value):
-        return queryset.filter(contact__phone_index=phone_index(value))
+        # Validated here, not in a form field: django-filter would %-format the message, which quotes the input.
+        try:
+            phone = normalize_phone(value)
+        except ValidationError as error:
+            raise exceptions.ValidationError({"phone": [error.messages[0]]}, code="invalid_phone") from None
+        return queryset.filter(contact__phone_index=phone_index(phone))
 
 
 # --- pagination ----------------------------------------------------------------------------------------------------

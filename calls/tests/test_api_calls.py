@@ -440,3 +440,11 @@ class HangUpTests(CallApiBase):
             call.refresh_from_db()
             self.assertFalse(SupervisorAction.objects.exists())
         self.assertEqual(call.status, S.IN_PROGRESS)
+
+
+class PhoneFilterInputTests(ApiTestCase):
+    def test_a_phone_filter_with_format_characters_is_a_400_naming_it(self):
+        key = self.key(self.alpha, "calls:read")
+        for value in ("%s", "%", "%(x)s", "abc"):
+            body = self.assert_problem(self.api("GET", "/api/v1/calls/", key, {"phone": value}), 400)
+            self.assertEqual(body["errors"][0]["field"], "phone")
