@@ -10,13 +10,8 @@ compliance never imports calls: calls are referred to by their id only.
 
 from __future__ import annotations
 
-import datetime
-
-from django import forms
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -24,15 +19,14 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import exceptions, mixins, serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.routers import SimpleRouter
 
+from tenants.api_filters import InstantFilter
 from tenants.api_support import PROBLEM_JSON, Cursor, ProblemSerializer
 
 from .models import AIInvocation
 
-EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
-LATEST = datetime.datetime(2999, 12, 31, tzinfo=datetime.UTC)
 FIELDS = ("id", "tenant_id", "call_id", "provider", "role", "model", "region", "started_at", "duration_ms", "outcome",
           "error_class", "request_sha256", "request_bytes", "response_sha256", "response_bytes", "prompt_tokens",
           "completion_tokens", "minimised_fields", "redactions", "no_training", "register_version", "prev_hash",
@@ -112,18 +106,6 @@ class AIInvocationSerializer(serializers.Serializer):
 # --- filters and pagination ----------------------------------------------------------------------------------------
 
 
-class _BoundedIsoDateTimeField(IsoDateTimeField):
-    def clean(self, value):
-        value = super().clean(value)
-        if value is not None and not (EARLIEST <= value <= LATEST):
-            raise forms.ValidationError(_("Give an instant between the years 2000 and 2999."), code="out_of_range")
-        return value
-
-
-class InstantFilter(filters.IsoDateTimeFilter):
-    field_class = _BoundedIsoDateTimeField
-
-
 class AIInvocationFilter(filters.FilterSet):
     call = filters.UUIDFilter(field_name="call_id", help_text=gettext_lazy("A call id: the requests it made."))
     provider = filters.CharFilter(max_length=60, help_text=gettext_lazy("A provider's name, exactly."))
@@ -143,14 +125,6 @@ class NewestFirst(Cursor):
     """By id, newest first: the log is append-only, so ids follow the order rows were written."""
 
     ordering = ("-id",)
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: [_("This cursor is not valid: follow the next and previous links.")]},
-                code="invalid_cursor") from None
 
 
 # --- the viewset ----------------------------------------------------------------------------------------------------

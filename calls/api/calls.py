@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 from django import forms
@@ -11,7 +10,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -24,6 +22,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from tenants.api_filters import InstantFilter
 from tenants.api_support import PROBLEM_JSON, Conflict, Cursor, ProblemSerializer, idempotent
 from tenants.crypto import normalize_phone, phone_index
 
@@ -46,8 +45,6 @@ from .serializers_calls import (
 logger = logging.getLogger(__name__)
 
 OUTCOME_PENDING = "pending"  # Call.Outcome.PENDING is stored as "": the query string names it
-EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)  # far-off instants overflow once shifted to UTC
-LATEST = datetime.datetime(2999, 12, 31, tzinfo=datetime.UTC)
 
 # The columns a row of the list needs: never the turn metrics (JSON) nor anything encrypted.
 LIST_FIELDS = ("id", "tenant_id", "direction", "channel", "status", "outcome", "script_id", "script__id",
@@ -61,18 +58,6 @@ BAD_REQUEST = {(400, PROBLEM_JSON): OpenApiResponse(ProblemSerializer, descripti
 
 
 # --- filters ---------------------------------------------------------------------------------------------------------
-
-
-class _BoundedIsoDateTimeField(IsoDateTimeField):
-    def clean(self, value):
-        value = super().clean(value)
-        if value is not None and not (EARLIEST <= value <= LATEST):
-            raise forms.ValidationError(_("Give an instant between the years 2000 and 2999."), code="out_of_range")
-        return value
-
-
-class InstantFilter(filters.IsoDateTimeFilter):
-    field_class = _BoundedIsoDateTimeField
 
 
 class IdFilter(filters.NumberFilter):
@@ -128,14 +113,6 @@ class NewestFirst(Cursor):
     """Newest first on the (tenant, -created_at) index; the id breaks ties within one instant."""
 
     ordering = ("-created_at", "-id")
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: [_("This cursor is not valid: follow the next and previous links.")]},
-                code="invalid_cursor") from None
 
 
 # --- examples -------------------------------------------------------------------------------------------------------

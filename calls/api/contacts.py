@@ -18,7 +18,6 @@ Decisions:
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 
 import django_filters
@@ -37,6 +36,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.viewsets import GenericViewSet
 
+from tenants.api_filters import InstantFilter
 from tenants.api_support import PROBLEM_JSON, Conflict, Cursor, Problem, ProblemSerializer, idempotent
 from tenants.crypto import email_index, phone_index
 
@@ -131,24 +131,6 @@ class IdFilter(django_filters.NumberFilter):
     field_class = IdField
 
 
-class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
-    """An ISO 8601 date and time that can be compared in UTC (a far-off year overflows when shifted)."""
-
-    def clean(self, value):
-        cleaned = super().clean(value)
-        if cleaned is None:
-            return None
-        try:
-            cleaned.astimezone(datetime.UTC)
-        except (OverflowError, ValueError):
-            raise ValidationError(_("Enter a date and time between the years 1 and 9999 in UTC."), code="invalid")
-        return cleaned
-
-
-class DateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UtcDateTimeField
-
-
 # --- contacts: writes the services module has no function for --------------------------------------------------
 
 
@@ -190,9 +172,9 @@ class ContactFilter(django_filters.FilterSet):
                                       help_text=gettext_lazy("An e-mail address (case does not matter)."))
     list = IdFilter(field_name="list_entries__contact_list", help_text=gettext_lazy(
         "A contact list's id: its contacts only."))
-    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte",
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte",
                                    help_text=gettext_lazy("Created at or after this time (ISO 8601)."))
-    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt",
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt",
                                     help_text=gettext_lazy("Created before this time (ISO 8601)."))
 
     class Meta:
