@@ -13,6 +13,22 @@ def _celery_eager():
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_sync_thread_connections(django_db_setup):
+    """Before the test database is dropped, close the connection of asgiref's shared sync thread.
+
+    Async tests call the ORM through sync_to_async, which (outside async_to_sync) runs in one long-lived worker
+    thread; that thread's connection outlives every test and kept PostgreSQL from dropping the test database
+    ("being accessed by other users")."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    executor = SyncToAsync.single_thread_executor
+    if executor is not None:
+        executor.submit(connections.close_all).result(timeout=30)
+
+
 @pytest.fixture(autouse=True)
 def _closed_circuit_breakers():
     """Start each test with every provider's circuit closed: breakers are process-wide, like in production."""
