@@ -43,8 +43,8 @@ def enum_field(component: str, choices, *, base=None, **kwargs) -> serializers.C
     return _enum_class(component, choices, base or serializers.ChoiceField)(choices=choices, **kwargs)
 
 
-class BlankAsNullChoiceField(serializers.ChoiceField):
-    """A read-only choice whose stored empty string means "not decided yet": given as null."""
+class _BlankAsNull:
+    """A read-only field whose stored empty string means "not set yet": given as null."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("allow_null", True)
@@ -55,14 +55,12 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return None if value in ("", None) else super().to_representation(value)
 
 
-class BlankAsNullCharField(serializers.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("allow_null", True)
-        kwargs.setdefault("read_only", True)
-        super().__init__(**kwargs)
+class BlankAsNullChoiceField(_BlankAsNull, serializers.ChoiceField):
+    pass
 
-    def to_representation(self, value):
-        return None if value in ("", None) else super().to_representation(value)
+
+class BlankAsNullCharField(_BlankAsNull, serializers.CharField):
+    pass
 
 
 def duration_seconds(call: Call) -> int | None:
