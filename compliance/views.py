@@ -205,54 +205,43 @@ def privacy_request_detail(request, routed_id):
     return _detail(request, _routed(routed_id))
 
 
-@require_POST
-@portal_view(Perm.HANDLE_PRIVACY)
-def privacy_request_decide(request, routed_id):
+def _act(request, routed_id, form_class, form_name: str, act, done: str):
+    """One controller action on a routed request: validate the form, run ``act(routed, cleaned_data)``, and either
+    go back to the request with ``done`` or show the page again with the form's errors (400)."""
     routed = _routed(routed_id)
-    form = DecisionForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
-        approve = form.cleaned_data["decision"] == "approve"
         try:
-            rights.decide(routed=routed, approve=approve, reason=form.cleaned_data["reason"], actor=request.user)
+            act(routed, form.cleaned_data)
         except ValidationError as error:
             errors_onto(form, error)
         else:
-            messages.success(request, _("Decision recorded; the requester has been told."))
+            messages.success(request, done)
             return redirect("privacy-request-detail", tenant_slug=request.tenant.slug, routed_id=routed.pk)
-    return _detail(request, routed, decision_form=form, status=400)
+    return _detail(request, routed, status=400, **{form_name: form})
+
+
+@require_POST
+@portal_view(Perm.HANDLE_PRIVACY)
+def privacy_request_decide(request, routed_id):
+    return _act(request, routed_id, DecisionForm, "decision_form", lambda routed, data: rights.decide(
+        routed=routed, approve=data["decision"] == "approve", reason=data["reason"], actor=request.user),
+        _("Decision recorded; the requester has been told."))
 
 
 @require_POST
 @portal_view(Perm.HANDLE_PRIVACY)
 def privacy_request_extend(request, routed_id):
-    routed = _routed(routed_id)
-    form = ExtensionForm(request.POST)
-    if form.is_valid():
-        try:
-            rights.extend(item=routed, months=form.cleaned_data["months"], reason=form.cleaned_data["reason"],
-                          actor=request.user)
-        except ValidationError as error:
-            errors_onto(form, error)
-        else:
-            messages.success(request, _("Deadline extended; the requester has been told why."))
-            return redirect("privacy-request-detail", tenant_slug=request.tenant.slug, routed_id=routed.pk)
-    return _detail(request, routed, extension_form=form, status=400)
+    return _act(request, routed_id, ExtensionForm, "extension_form", lambda routed, data: rights.extend(
+        item=routed, months=data["months"], reason=data["reason"], actor=request.user),
+        _("Deadline extended; the requester has been told why."))
 
 
 @require_POST
 @portal_view(Perm.HANDLE_PRIVACY)
 def privacy_request_comment(request, routed_id):
-    routed = _routed(routed_id)
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        try:
-            rights.comment(item=routed, note=form.cleaned_data["note"], actor=request.user)
-        except ValidationError as error:
-            errors_onto(form, error)
-        else:
-            messages.success(request, _("Comment added."))
-            return redirect("privacy-request-detail", tenant_slug=request.tenant.slug, routed_id=routed.pk)
-    return _detail(request, routed, comment_form=form, status=400)
+    return _act(request, routed_id, CommentForm, "comment_form", lambda routed, data: rights.comment(
+        item=routed, note=data["note"], actor=request.user), _("Comment added."))
 
 
 @require_POST
