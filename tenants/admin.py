@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .admin_mixins import ReadOnlyAdminMixin, TenantDataAdmin
-from .models import ApiKey, Membership, StaffAccess, Tenant, TenantSettings, User
+from .models import ApiKey, IdempotencyRecord, Membership, StaffAccess, Tenant, TenantSettings, User
 
 
 @admin.register(User)
@@ -89,3 +89,14 @@ class StaffAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, TenantDataAdmin):
+    """API answers kept under an Idempotency-Key (24 hours). The stored answer itself is not shown: it may hold
+    personal data, and staff need only know the request happened and how it ended."""
+
+    list_display = ["key", "tenant", "method", "path", "status_code", "created_at", "completed_at"]
+    search_fields = ["key", "path"]
+    fields = ["tenant", "key", "method", "path", "fingerprint", "status_code", "created_at", "completed_at"]
+    readonly_fields = fields

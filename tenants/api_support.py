@@ -38,8 +38,6 @@ from .authentication import ApiKeyPrincipal
 
 PROBLEM_JSON = "application/problem+json"
 
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-
 
 # Problem details ---------------------------------------------------------------------------------------------------
 
@@ -285,8 +283,8 @@ def idempotent(view_method):
         if not (0 < len(key) <= 255) or not key.isprintable():
             raise exceptions.ValidationError({"Idempotency-Key": [_("Use 1 to 255 printable characters.")]})
         tenant, fingerprint = request.auth.tenant, _fingerprint(request)
-        cutoff = timezone.now() - timezone.timedelta(seconds=IDEMPOTENCY_TTL_SECONDS)
-        IdempotencyRecord.objects.filter(tenant=tenant, key=key, created_at__lt=cutoff).delete()
+        IdempotencyRecord.objects.filter(tenant=tenant, key=key,
+                                         created_at__lt=timezone.now() - IdempotencyRecord.TTL).delete()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(tenant=tenant, key=key, fingerprint=fingerprint,

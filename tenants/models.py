@@ -313,6 +313,8 @@ class StaffAccess(models.Model):
 class IdempotencyRecord(TenantOwned):
     """The first answer to a POST sent with an ``Idempotency-Key``, replayed for 24 hours to retries of it."""
 
+    TTL = datetime.timedelta(hours=24)
+
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)  # SHA-256 of the method, path and body
     method = models.CharField(max_length=8)

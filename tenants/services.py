@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import ApiKey, ApiScope, Membership, StaffAccess, Tenant, TenantSettings, User
+from .models import ApiKey, ApiScope, IdempotencyRecord, Membership, StaffAccess, Tenant, TenantSettings, User
 from .roles import Role
 from .scope import all_tenants_scope, tenant_scope
 
@@ -211,3 +211,12 @@ def staff_access_record(*, staff_user: User, tenant_ids, action: str, model: str
                     object_id=str(object_id), path=path[:300])
         for tenant_id in sorted(set(tenant_ids))
     )
+
+
+def idempotency_records_purge(*, now: datetime.datetime | None = None) -> int:
+    """Forget the API answers kept under an Idempotency-Key once their 24 hours are over (they may hold personal
+    data, e.g. a call's contact); return how many were deleted."""
+    cutoff = (now or timezone.now()) - IdempotencyRecord.TTL
+    with all_tenants_scope("expired idempotency records"):
+        deleted, _by_model = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

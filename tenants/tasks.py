@@ -26,3 +26,11 @@ def tenant_task(*task_args, **task_kwargs):
         return shared_task(*task_args, **task_kwargs)(run)
 
     return decorator
+
+
+@shared_task(name="tenants.idempotency_purge")
+def idempotency_purge():
+    """Hourly (beat): delete the API answers kept under an Idempotency-Key past their 24 hours."""
+    from .services import idempotency_records_purge
+
+    return idempotency_records_purge()

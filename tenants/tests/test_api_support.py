@@ -180,3 +180,41 @@ class CursorTests(TwoTenantTestCase):
                                    HTTP_AUTHORIZATION=f"Api-Key {key}")
         self.assertEqual(response.status_code, 400)
         self.assertEqual(response.json()["errors"][0]["field"], "cursor")
+
+
+class IdempotencyPurgeTests(TwoTenantTestCase):
+    def test_answers_past_their_24_hours_are_forgotten_and_the_rest_kept(self):
+        import datetime
+
+        from django.utils import timezone
+
+        from tenants.tasks import idempotency_purge
+
+        now = timezone.now()
+        for tenant, key, age in ((self.alpha, "old", 25), (self.beta, "old", 30), (self.alpha, "fresh", 23)):
+            with tenant_scope(tenant):
+                IdempotencyRecord.objects.create(tenant=tenant, key=key, fingerprint="0" * 64, method="POST",
+                                                 path="/api/v1/calls/", created_at=now - datetime.timedelta(hours=age))
+        self.assertEqual(idempotency_purge.delay().get(), 2)
+        with tenant_scope(self.alpha):
+            self.assertEqual(list(IdempotencyRecord.objects.values_list("key", flat=True)), ["fresh"])
+        with tenant_scope(self.beta):
+            self.assertFalse(IdempotencyRecord.objects.exists())
+
+
+class IdempotencyAdminTests(TwoTenantTestCase):
+    def test_staff_see_the_record_but_not_the_stored_answer(self):
+        from tenants.services import user_create
+
+        staff = user_create(email="ops@callkom.example", password="x-very-long-password", is_staff=True)
+        staff.is_superuser = True
+        staff.save()
+        with tenant_scope(self.alpha):
+            record = IdempotencyRecord.objects.create(tenant=self.alpha, key="k-1", fingerprint="0" * 64,
+                                                      method="POST", path="/api/v1/calls/", status_code=201,
+                                                      response_body={"contact": {"name": "Jean Secret"}})
+        self.client.force_login(staff)
+        page = self.client.get(f"/admin/tenants/idempotencyrecord/{record.pk}/change/")
+        self.assertContains(page, "k-1")
+        self.assertNotContains(page, "Jean Secret")
+        self.assertEqual(self.client.get("/admin/tenants/idempotencyrecord/add/").status_code, 403)

@@ -22,6 +22,7 @@ SCHEDULES = [
     # Hourly, so a change takes effect within the hour after midnight wherever the server's clock is.
     ("subprocessor changes in effect", "subprocessors.notices_apply_due", {"crontab": "5 * * * *"}),
     ("pending notice e-mails", "subprocessors.mailings_send_pending", {"every": 900}),
+    ("expired API idempotency records", "tenants.idempotency_purge", {"crontab": "25 * * * *"}),
     ("unconfirmed notice subscriptions", "subprocessors.subscriptions_purge", {"crontab": "45 3 * * *"}),
 ]
 
