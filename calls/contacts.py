@@ -178,13 +178,15 @@ def _queue(contact_import: ContactImport) -> None:
 
 
 @transaction.atomic
-def import_start(*, contact_import: ContactImport) -> ContactImport:
-    """Queue the import task once the columns are mapped."""
+def import_start(*, contact_import: ContactImport, import_valid_rows: bool = False) -> ContactImport:
+    """Queue the import task once the columns are mapped. ``import_valid_rows`` takes up front the decision the
+    portal asks for after a check with errors: write the valid rows and skip the others."""
     contact_import = _locked(contact_import)
     if contact_import.status != ImportStatus.UPLOADED or not contact_import.mapping:
         raise ValidationError(_("Map the columns before starting the import."))
     contact_import.status = ImportStatus.QUEUED
-    contact_import.save(update_fields=["status"])
+    contact_import.import_valid_rows = contact_import.import_valid_rows or import_valid_rows
+    contact_import.save(update_fields=["status", "import_valid_rows"])
     _queue(contact_import)
     return contact_import
 

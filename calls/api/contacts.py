@@ -413,10 +413,8 @@ def import_rows(*, tenant, data: dict) -> ContactImport:
                                             uploaded_file=SimpleUploadedFile(name, content, content_type="text/csv"))
     try:
         contact_import = contact_services.import_configure(contact_import=contact_import, mapping=mapping)
-        if data["on_invalid_rows"] == "import_valid":
-            # The portal's decision after a check, taken up front: the check goes on to write the valid rows.
-            ContactImport.objects.filter(pk=contact_import.pk).update(import_valid_rows=True)
-        return contact_services.import_start(contact_import=contact_import)
+        return contact_services.import_start(contact_import=contact_import,
+                                             import_valid_rows=data["on_invalid_rows"] == "import_valid")
     except BaseException:
         importing.upload_delete(contact_import.path)
         raise
