@@ -4,6 +4,7 @@ Charlie should have no access to Alpha's stuff: every portal page of Alpha answe
 """
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import TestCase
 
@@ -21,6 +22,17 @@ def require_service(name: str, available: bool) -> None:
     if settings.CALLKOM_REQUIRE_SERVICES:
         pytest.fail(f"{name} is required (CALLKOM_REQUIRE_SERVICES=1) but not configured.")
     pytest.skip(f"{name} not configured")
+
+
+def frozen_at(moment):
+    """Decorate a test class (its ``setUpTestData`` included) or function: the clock stands still at ``moment``
+    for everything it reaches (``timezone.now()``, model defaults, token and signature times), and the test is
+    marked ``clock``. A test that pins a date pins it this way, never by passing ``now=`` alone."""
+
+    def decorate(target):
+        return pytest.mark.clock(time_machine.travel(moment, tick=False)(target))
+
+    return decorate
 
 
 class TwoTenantTestCase(TestCase):

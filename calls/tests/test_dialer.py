@@ -2,6 +2,8 @@ import json
 from datetime import UTC, timedelta
 from unittest import mock
 
+import time_machine
+
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -27,7 +29,7 @@ from compliance.models import LegalHold
 from compliance.services import legal_hold_place
 from tenants.crypto import phone_index
 from tenants.models import LegalBasis
-from tenants.testing import TwoTenantTestCase
+from tenants.testing import TwoTenantTestCase, frozen_at
 from webhooks.models import WebhookDelivery
 from webhooks.services import endpoint_create
 
@@ -36,6 +38,7 @@ T = CampaignTarget.Status
 R = DialerSkip.Reason
 
 
+@frozen_at(NOW)
 class DialerTestCase(TwoTenantTestCase):
     def setUp(self):
         with self.in_alpha():
@@ -317,8 +320,11 @@ class EndOfCalls(DialerTestCase):
             self.assertEqual((targets[NUMBERS[4]].status, targets[NUMBERS[4]].attempts,
                               targets[NUMBERS[4]].next_attempt_at),
                              (T.PENDING, 1, missed.ended_at + timedelta(minutes=60)))
-            self.assertEqual(self.dial(campaign).placed, 1)
-            end_call(Call.objects.get(campaign=campaign, status=S.QUEUED), S.NO_ANSWER)
+            self.assertEqual(self.dial(campaign).placed, 0)  # the retry is not due yet
+            later = NOW + timedelta(minutes=60)
+            with time_machine.travel(later, tick=False):
+                self.assertEqual(self.dial(campaign, later).placed, 1)
+                end_call(Call.objects.get(campaign=campaign, status=S.QUEUED), S.NO_ANSWER)
             self.assertEqual(self.targets(campaign)[NUMBERS[4]].status, T.EXHAUSTED)
             campaign.refresh_from_db()
             self.assertEqual(campaign.status, Campaign.Status.COMPLETED)
@@ -380,8 +386,7 @@ class Tick(DialerTestCase):
             with_trunk(self.beta)
             script = services.demo_scripts_ensure(tenant=self.beta)[0]
             theirs = consented_campaign(self.beta, script, usable_list(self.beta, phones=NUMBERS[:2]), start=True)
-        saturday = NOW.replace(day=5)
-        with mock.patch("django.utils.timezone.now", return_value=saturday):
+        with time_machine.travel(NOW.replace(day=5), tick=False):  # a Saturday
             self.assertEqual(dialer_tick(), 2)
         with self.in_alpha():
             self.assertEqual(DialerSkip.objects.filter(campaign=running).count(), 5)
