@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -21,8 +22,17 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
+class _TenantSettingsFormSet(BaseInlineFormSet):
+    def save_new(self, form, commit=True):
+        """Write the add form's settings into the row that ``Tenant.save()`` has just created."""
+        form.instance.pk = self.instance.settings.pk
+        form.instance._state.adding = False
+        return super().save_new(form, commit)
+
+
 class TenantSettingsInline(admin.StackedInline):
     model = TenantSettings
+    formset = _TenantSettingsFormSet
     can_delete = False
 
 

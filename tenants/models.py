@@ -4,7 +4,8 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import models, transaction
+from django.db.models.fields.related_descriptors import ReverseOneToOneDescriptor
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -96,6 +97,14 @@ class Tenant(models.Model):
     def get_additional_data(self):
         return {"tenant": self.pk}
 
+    def save(self, *args, **kwargs):
+        """Save; a new tenant gets its settings row (with the defaults) in the same transaction."""
+        adding = self._state.adding
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if adding:
+                TenantSettings._base_manager.get_or_create(tenant=self)
+
     @property
     def is_active(self):
         return self.status == self.Status.ACTIVE
@@ -146,6 +155,27 @@ def retention_validators(ceiling: int) -> list:
     return [MinValueValidator(1), MaxValueValidator(ceiling)]
 
 
+class _SettingsAccessor(ReverseOneToOneDescriptor):
+    """``tenant.settings``, created with its defaults when a tenant was inserted without it (a data migration's
+    historical model or a bulk insert run no ``Tenant.save()``): a missing row is never an error page."""
+
+    def __get__(self, instance, cls=None):
+        try:
+            return super().__get__(instance, cls)
+        except self.RelatedObjectDoesNotExist:
+            if instance is None or instance.pk is None:
+                raise
+            row, _created = self.related.related_model._base_manager.get_or_create(tenant=instance)
+            self.related.set_cached_value(instance, row)
+            return row
+
+
+class SettingsOneToOneField(models.OneToOneField):
+    """The one-to-one from a tenant's settings to the tenant, whose reverse accessor never comes back empty."""
+
+    related_accessor_class = _SettingsAccessor
+
+
 class TenantSettings(TenantOwned):
     """What the customer, as controller, decides about its calls."""
 
@@ -159,7 +189,7 @@ class TenantSettings(TenantOwned):
         ("notes", _("Notes")),
     ]
 
-    tenant = models.OneToOneField(
+    tenant = SettingsOneToOneField(
         Tenant, on_delete=models.CASCADE, related_name="settings", verbose_name=_("tenant")
     )
     recording_enabled = models.BooleanField(_("record calls"), default=False)

@@ -28,11 +28,8 @@ def tenant_create(*, name: str, slug: str, legal_name: str, country: str = "FR",
                     dpo_email=dpo_email, region_policy=region_policy)
     tenant.full_clean()
     tenant.save()
-    with tenant_scope(tenant):
-        tenant_settings = TenantSettings(tenant=tenant)
-        tenant_settings.full_clean()
-        tenant_settings.save()
-        if owner is not None:
+    if owner is not None:
+        with tenant_scope(tenant):
             membership_add(tenant=tenant, user=owner, role=Role.OWNER)
     return tenant
 
