@@ -11,7 +11,8 @@ app.autodiscover_tasks()
 
 @app.on_after_configure.connect
 def _prepare_filesystem_broker(sender, **kwargs):
-    """The filesystem transport needs its folder before the first message."""
-    folder = sender.conf.broker_transport_options.get("data_folder_in")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
+    """The filesystem transport needs its folders before the first message."""
+    options = sender.conf.broker_transport_options
+    for folder in (options.get("data_folder_in"), options.get("control_folder")):
+        if folder:
+            os.makedirs(folder, exist_ok=True)

@@ -188,7 +188,9 @@ else:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_FOLDER = VAR_DIR / "celery" / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"data_folder_in": str(CELERY_BROKER_FOLDER), "data_folder_out": str(CELERY_BROKER_FOLDER)}
+    # The control folder holds the broadcast exchanges (remote control, events); kombu's default is ./control.
+    {"data_folder_in": str(CELERY_BROKER_FOLDER), "data_folder_out": str(CELERY_BROKER_FOLDER),
+     "control_folder": str(VAR_DIR / "celery" / "control")}
     if CELERY_BROKER_URL == "filesystem://"
     else {}
 )
