@@ -1,6 +1,41 @@
 import os
+import re
 
 import pytest
+
+FAKETIME_VARIABLES = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_SHARED",
+                      "DONT_FAKE_MONOTONIC")
+
+
+def pytest_configure(config):
+    """Give each pytest-xdist worker a Redis database of its own: tests clear the cache (FLUSHDB), which must not
+    wipe another worker's channel layer or cache in the middle of its test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    from django.conf import settings
+
+    if not worker.startswith("gw") or not getattr(settings, "REDIS_URL", None):
+        return
+    url = _redis_url_for_worker(settings.REDIS_URL, int(worker[2:]))
+    settings.CACHES["default"]["LOCATION"] = url
+    for host in settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]:
+        host["address"] = url
+
+
+def _redis_url_for_worker(url: str, worker: int) -> str:
+    match = re.match(r"^(redis://[^/]*)(?:/(\d+))?$", url)
+    if match is None:
+        raise pytest.UsageError(f"REDIS_URL {url!r}: expected redis://host:port/db")
+    return f"{match[1]}/{(int(match[2] or 0) + worker) % 16}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Hash test passwords with a fast hasher: the production one (PBKDF2, a million rounds) costs a quarter of
+    a second per user, and every test class creates several."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -70,7 +105,9 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = launch(playwright)
+            # The browser keeps the real clock when the suite runs under faketime: the product's clock is the one
+            # under test, and Chromium under faketime takes seconds to load a page.
+            browser = launch(playwright, env={k: v for k, v in os.environ.items() if k not in FAKETIME_VARIABLES})
             yield browser
             browser.close()
     finally:

@@ -1,10 +1,33 @@
 import os
+from functools import cached_property
 
-from celery import Celery
+from celery import Celery, platforms
+from celery.apps.beat import Beat as CeleryBeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callkom.settings")
 
-app = Celery("callkom")
+
+class Beat(CeleryBeat):
+    def install_sync_handler(self, service) -> None:
+        """On SIGTERM or Ctrl-C, stop after the current tick; the beat loop then saves the schedule itself.
+
+        Celery's own handler saves the schedule inside the signal handler, re-entering the database connection
+        that the interrupted query is using: on SQLite that can deadlock or fail ("Cannot operate on a closed
+        database"), and beat never stops on its own."""
+
+        def _stop(signum, frame) -> None:
+            service.stop()
+
+        platforms.signals.update(SIGTERM=_stop, SIGINT=_stop)
+
+
+class CallkomCelery(Celery):
+    @cached_property
+    def Beat(self):  # noqa: N802 (Celery's name)
+        return self.subclass_with_self(Beat)
+
+
+app = CallkomCelery("callkom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

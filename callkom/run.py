@@ -88,8 +88,10 @@ class Supervisor:
             relay.join(timeout=2)
 
     def _start(self, name: str, command: str) -> None:
-        process = subprocess.Popen(["/bin/sh", "-c", command], cwd=self.cwd, env=self.env, start_new_session=True,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # The commands are the project's own Procfile.
+        process = subprocess.Popen(["/bin/sh", "-c", command], cwd=self.cwd, env=self.env,  # noqa: S603
+                                   start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
         self.processes[name] = process
         relay = threading.Thread(target=self._relay, args=(name, process.stdout), daemon=True)
         relay.start()

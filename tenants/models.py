@@ -94,9 +94,6 @@ class Tenant(models.Model):
     def __str__(self):
         return self.name
 
-    def get_additional_data(self):
-        return {"tenant": self.pk}
-
     def save(self, *args, **kwargs):
         """Save; a new tenant gets its settings row (with the defaults) in the same transaction."""
         adding = self._state.adding
@@ -104,6 +101,9 @@ class Tenant(models.Model):
             super().save(*args, **kwargs)
             if adding:
                 TenantSettings._base_manager.get_or_create(tenant=self)
+
+    def get_additional_data(self):
+        return {"tenant": self.pk}
 
     @property
     def is_active(self):
