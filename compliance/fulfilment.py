@@ -387,10 +387,10 @@ def export_state(export: ExportFile) -> str:
     return _("File deleted") if export.deleted_at is not None else _("Active")
 
 
-def _file_delete(export: ExportFile) -> None:
+def _file_delete(export: ExportFile, *, now: datetime.datetime | None = None) -> None:
     """Forget the file once the transaction commits; the row stays as the record of what was sent."""
     if export.deleted_at is None:
-        export.deleted_at = timezone.now()
+        export.deleted_at = now or timezone.now()
         export.save(update_fields=["deleted_at"])
         transaction.on_commit(partial(default_storage.delete, export.path))
 
@@ -402,5 +402,5 @@ def exports_purge(*, now: datetime.datetime | None = None) -> int:
         expired = list(ExportFile.objects.filter(deleted_at__isnull=True, expires_at__lte=now).select_related("tenant"))
     for export in expired:
         with tenant_scope(export.tenant), transaction.atomic():
-            _file_delete(export)
+            _file_delete(export, now=now)
     return len(expired)

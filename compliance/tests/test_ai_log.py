@@ -11,6 +11,8 @@ from compliance.selectors import ai_log_chain_verify
 from compliance.services import ai_invocation_append
 from tenants.testing import TwoTenantTestCase
 
+pytestmark = pytest.mark.clock  # the rows are timestamped now, in several zones, and the chain hashes the times
+
 
 def append(tenant, **overrides):
     fields = dict(tenant=tenant, provider="mistral", role="llm", model="mistral-small", region="eu",

@@ -1,9 +1,12 @@
 """The public AI policy: /ai-policy/ in English and French, the list of versions, archived versions, drafts 404."""
 
+import pytest
 from django.test import TestCase
 from django.urls import reverse
 
 from compliance import policies
+
+pytestmark = pytest.mark.clock  # the pages show the day each version was published
 
 
 def french(client):

@@ -3,6 +3,7 @@
 import datetime
 import uuid
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -14,6 +15,8 @@ from tenants.testing import ApiTestCase
 
 T0 = datetime.datetime(2025, 3, 4, 9, 0, tzinfo=datetime.UTC)
 CALL = uuid.UUID("6f1c1c52-4c8e-4a57-9d53-2d0d3b0f5a10")
+
+pytestmark = pytest.mark.clock  # the log is filtered by dates; the key's use is counted per minute
 
 
 def append(tenant, **fields):

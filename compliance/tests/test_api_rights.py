@@ -4,6 +4,7 @@ isolation."""
 import datetime
 import itertools
 
+import pytest
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +19,8 @@ URL = "/api/v1/rights-requests/"
 READ, WRITE = ["rights:read"], ["rights:write"]
 S = RequestStatus
 _references = itertools.count(1)
+
+pytestmark = pytest.mark.clock  # overdue and extensions are judged against today's date in Paris
 
 
 class RightsApiTestCase(ApiTestCase, RightsTestCase):
@@ -39,12 +42,13 @@ class RightsApiTestCase(ApiTestCase, RightsTestCase):
     def extra_copy(self, *, status=S.AWAITING_CONTROLLER, due_in_days=30, kind="access") -> RoutedRequest:
         """A copy made directly (no e-mail round trip), for lists and filters."""
         now = timezone.now()
+        today = timezone.localdate(now)  # the deadlines and "overdue" count in days of Paris, not of UTC
         request = RightsRequest.objects.create(
             reference=f"T-{next(_references):06d}", kind=kind, language="en", requester_name="Marie Curie",
-            requester_email="marie@example.org", status=S.AWAITING_CONTROLLER, due_at=now.date(), verified_at=now)
+            requester_email="marie@example.org", status=S.AWAITING_CONTROLLER, due_at=today, verified_at=now)
         with self.in_alpha():
             return RoutedRequest.objects.create(tenant=self.alpha, request=request, status=status,
-                                                due_at=timezone.localdate() + datetime.timedelta(days=due_in_days),
+                                                due_at=today + datetime.timedelta(days=due_in_days),
                                                 matched_on=["email"])
 
 

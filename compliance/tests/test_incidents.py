@@ -2,6 +2,7 @@ import datetime
 import uuid
 from unittest import mock
 
+import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
@@ -22,6 +23,15 @@ from webhooks.services import endpoint_create
 S = Incident.Status
 CALL_A1, CALL_A2, CALL_B = (str(uuid.uuid4()) for _i in range(3))
 PERSONAL = ("Jean Martin", "+33612345678", "jean.martin@example.org")
+
+pytestmark = pytest.mark.clock  # the 72-hour breach clock runs from now; detection may not be in the future
+
+
+def paris_morning(days_ago: int) -> datetime.datetime:
+    """10:00 in Paris ``days_ago`` days before today: a time the staff forms can read back on any day (a time
+    taken from the clock can fall in the hour repeated when summer time ends, which a form cannot resolve)."""
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=days_ago),
+                                                         datetime.time(10)))
 
 
 class IncidentTestCase(TwoTenantTestCase):
@@ -456,7 +466,7 @@ class AdminTests(IncidentTestCase):
         self.assertContains(self.client.post(reverse("admin:compliance_incident_add"), future), "future")
 
     def test_staff_correct_the_facts_in_the_form(self):
-        incident = self.touched()
+        incident = self.touched(detected_at=paris_morning(days_ago=1))
         detected = timezone.localtime(incident.detected_at)
         impacts = [self.impact(incident, tenant) for tenant in (self.alpha, self.beta)]
         data = {"title": "Insults by the agent", "category": "offensive_reply", "severity": "critical",
@@ -510,7 +520,7 @@ class AdminTests(IncidentTestCase):
 
     def test_breach_then_notify_buttons(self):
         incident = self.touched()
-        aware = timezone.localtime() - datetime.timedelta(hours=80)
+        aware = timezone.localtime(paris_morning(days_ago=4))  # more than 72 hours ago
         response = self.client.post(self.url(incident, "breach"), {"aware_at": aware.strftime("%Y-%m-%d %H:%M:%S")})
         self.assertContains(response, "before the incident was detected")
         Incident.objects.filter(pk=incident.pk).update(detected_at=aware - datetime.timedelta(hours=1))

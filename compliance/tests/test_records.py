@@ -5,6 +5,7 @@ import datetime
 import io
 from unittest import mock
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +18,8 @@ from tenants.roles import Role
 from tenants.scope import all_tenants_scope
 from tenants.services import membership_add, tenant_settings_update, user_create
 from tenants.testing import TwoTenantTestCase
+
+pytestmark = pytest.mark.clock  # the record covers the last 12 months, counted from now, and shows its dates
 
 
 def invoke(tenant, provider, role, region="eu", **overrides):

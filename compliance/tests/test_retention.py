@@ -37,7 +37,7 @@ from tenants.models import TenantSettings
 from tenants.roles import Role
 from tenants.scope import all_tenants_scope
 from tenants.services import membership_add, user_create
-from tenants.testing import PASSWORD, TwoTenantTestCase
+from tenants.testing import PASSWORD, TwoTenantTestCase, frozen_at
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 C = RetentionCategory
@@ -57,6 +57,7 @@ def append(tenant, started_at, *, call_id=CALL, payload="exact request"):
                                 request_bytes=10, call_id=call_id, payload=payload)
 
 
+@frozen_at(NOW)  # the rows' own timestamps, the holds, the runs and the command's and task's "now" are all NOW
 class RetentionTestCase(TwoTenantTestCase):
     def setUp(self):
         super().setUp()

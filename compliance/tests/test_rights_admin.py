@@ -1,5 +1,9 @@
+import datetime
+
+import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from compliance.models import EventKind, RequestStatus, RightsRequest, RoutedRequest
 from tenants.models import StaffAccess
@@ -8,6 +12,8 @@ from tenants.scope import all_tenants_scope
 from .rights_helpers import EMAIL, PHONE, RightsTestCase, mails_to
 
 S = RequestStatus
+
+pytestmark = pytest.mark.clock  # receipt dates may not be in the future; extensions depend on today's date
 
 
 class StaffAdminTests(RightsTestCase):
@@ -37,7 +43,8 @@ class StaffAdminTests(RightsTestCase):
         self.assertIn(request.reference, letter.note)
 
     def test_intake_form_errors_are_shown_not_raised(self):
-        data = {"kind": "access", "channel": "phone", "language": "en", "received_at_0": "2099-01-01",
+        tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+        data = {"kind": "access", "channel": "phone", "language": "en", "received_at_0": tomorrow.isoformat(),
                 "received_at_1": "10:00", "requester_name": "X", "requester_phone": "nope", "note": ""}
         response = self.client.post(reverse("admin:compliance_rightsrequest_add"), data)
         self.assertEqual(response.status_code, 200)

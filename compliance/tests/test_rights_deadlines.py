@@ -1,5 +1,6 @@
 import datetime
 
+import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -11,6 +12,8 @@ from compliance.rights import add_months, reminders_send
 from .rights_helpers import EMAIL, PHONE, RightsTestCase, mails_to
 
 D = datetime.date
+
+pytestmark = pytest.mark.clock  # deadlines, extensions and reminders count from today's date in Paris
 
 
 class AddMonthsTests(RightsTestCase):

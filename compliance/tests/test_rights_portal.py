@@ -1,6 +1,7 @@
 import datetime
 import re
 
+import pytest
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -8,6 +9,8 @@ from django.utils import timezone
 from compliance.models import EventKind, RequestStatus, RoutedRequest
 
 from .rights_helpers import EMAIL, PHONE, RightsTestCase, mails_to
+
+pytestmark = pytest.mark.clock  # overdue and extensions are judged against today's date in Paris
 
 
 class InboxTests(RightsTestCase):

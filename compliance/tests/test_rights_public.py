@@ -1,5 +1,6 @@
 import re
 
+import pytest
 from django.core import mail
 from django.urls import reverse
 
@@ -8,6 +9,8 @@ from compliance.models import RequestStatus, RightsRequest
 from .rights_helpers import EMAIL, PHONE, RightsTestCase, last_code
 
 NEW = "/privacy/requests/new/"
+
+pytestmark = pytest.mark.clock  # verification codes expire; the reference names the year of receipt in Paris
 
 
 def form_data(**overrides):

@@ -1,5 +1,6 @@
 import datetime
 
+import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -9,6 +10,8 @@ from compliance import rights
 from compliance.models import RequestStatus, VerificationCode
 
 from .rights_helpers import EMAIL, RightsTestCase, last_code
+
+pytestmark = pytest.mark.clock  # a code expires ten minutes after it is sent; codes are limited per hour
 
 
 class VerificationCodeTests(RightsTestCase):
