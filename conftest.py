@@ -1,10 +1,22 @@
 import os
 import re
+import select
+import time
 
 import pytest
 
-FAKETIME_VARIABLES = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_SHARED",
-                      "DONT_FAKE_MONOTONIC")
+
+def _sleep_without_an_absolute_deadline(seconds: float) -> None:
+    """``time.sleep`` by select(): under ``faketime --exclude-monotonic`` (libfaketime 0.9.10), the
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) behind Python's sleep fails with EINVAL, and with it every
+    ``subprocess.run(timeout=…)``. select() takes a relative timeout and is not affected."""
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    select.select([], [], [], seconds)
+
+
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    time.sleep = _sleep_without_an_absolute_deadline
 
 
 def pytest_configure(config):
@@ -94,7 +106,7 @@ def pytest_collection_modifyitems(items):
 def browser():
     """A headless Chromium for one module's browser tests."""
     from callkom.browser import chromium_available, launch
-    from tenants.testing import require_service
+    from tenants.testing import real_clock_environ, require_service
 
     require_service("Chromium (/usr/bin/chromium)", chromium_available())
     from playwright.sync_api import sync_playwright
@@ -107,7 +119,7 @@ def browser():
         with sync_playwright() as playwright:
             # The browser keeps the real clock when the suite runs under faketime: the product's clock is the one
             # under test, and Chromium under faketime takes seconds to load a page.
-            browser = launch(playwright, env={k: v for k, v in os.environ.items() if k not in FAKETIME_VARIABLES})
+            browser = launch(playwright, env=real_clock_environ())
             yield browser
             browser.close()
     finally:

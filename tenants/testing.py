@@ -3,6 +3,8 @@
 Charlie should have no access to Alpha's stuff: every portal page of Alpha answers him 404.
 """
 
+import os
+
 import pytest
 import time_machine
 from django.conf import settings
@@ -13,6 +15,14 @@ from .scope import tenant_scope
 from .services import membership_add, tenant_create, user_create
 
 PASSWORD = "correct-horse-battery-staple"
+FAKETIME_VARIABLES = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_SHARED",
+                      "DONT_FAKE_MONOTONIC")
+
+
+def real_clock_environ() -> dict[str, str]:
+    """This process's environment without faketime's variables: for a child that must run on the real clock
+    when the suite runs under faketime (a browser, the project's own processes), not the code under test."""
+    return {name: value for name, value in os.environ.items() if name not in FAKETIME_VARIABLES}
 
 
 def require_service(name: str, available: bool) -> None:

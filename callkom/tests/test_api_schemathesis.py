@@ -247,6 +247,8 @@ def _command(base: str, key: str, config: Path) -> list[str]:
     return command + shlex.split(os.environ.get("CALLKOM_FUZZ_ARGS", ""))
 
 
+@pytest.mark.clock  # the answers depend on the day: this month's usage (Paris time), overdue rights requests, the
+# consent rule a campaign start checks on the French date
 def test_partner_api_matches_its_schema_under_schemathesis(transactional_db, settings, tmp_path, monkeypatch):
     from webhooks import transport
 

@@ -1,8 +1,11 @@
+import datetime
+
+import pytest
 from django.conf import settings
 from django.test import TestCase
 
 from callkom.tasks import heartbeat
-from tenants.testing import require_service
+from tenants.testing import frozen_at, require_service
 
 
 class HealthzTests(TestCase):
@@ -14,6 +17,7 @@ class HealthzTests(TestCase):
         self.assertEqual(set(body["checks"]), {"database", "cache", "channel_layer", "broker"})
         self.assertTrue(all(check["ok"] for check in body["checks"].values()))
 
+    @pytest.mark.clock  # the heartbeat's age is counted from the clock
     def test_heartbeat_age_appears_after_beat_ran(self):
         heartbeat.delay()
         self.assertLess(self.client.get("/healthz").json()["beat_heartbeat_age_s"], 60)
@@ -45,6 +49,7 @@ class ServicesInUseTests(TestCase):
         self.assertEqual(checks["broker"]["detail"], "redis")
 
 
+@frozen_at(datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.UTC))  # an age of exactly 30 s, however slow
 class BeatSeenThroughTheDatabaseTests(TestCase):
     def test_beats_last_send_counts_when_no_shared_cache_holds_the_workers_stamp(self):
         import io

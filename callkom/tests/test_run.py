@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from callkom.run import Supervisor, procfile
+from tenants.testing import real_clock_environ
 
 BASE = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -152,7 +153,8 @@ class MakeRun:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(Path(var_dir) / "make-run.log", "w+b")  # noqa: SIM115 (closed in stop)
-        env = {k: v for k, v in os.environ.items()
+        # On the real clock even when the suite runs under faketime, whose clock_nanosleep breaks time.sleep().
+        env = {k: v for k, v in real_clock_environ().items()
                if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CALLKOM_PUBLIC_URL",
                             "DJANGO_ALLOW_ASYNC_UNSAFE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
         env["CALLKOM_VAR_DIR"] = var_dir

@@ -3,6 +3,7 @@ without any security requirement."""
 
 import datetime
 
+import pytest
 from django.core.cache import cache
 from django.test import TestCase, override_settings
 from django.urls import include, path
@@ -31,6 +32,7 @@ class SubprocessorApiTests(TestCase):
         validate(body)
         self.assertEqual((body["version"], body["subprocessors"], body["announced_changes"]), (None, [], []))
 
+    @pytest.mark.clock  # the change announced takes effect 30 days from today
     def test_the_published_list_with_announced_changes_as_in_subprocessors_json(self):
         subprocessor_seed_defaults()
         version = register.current_version()
@@ -61,6 +63,7 @@ class SubprocessorApiTests(TestCase):
         response = self.client.post(URL, {}, content_type="application/json")
         self.assertEqual((response.status_code, response["Content-Type"]), (405, PROBLEM_JSON))
 
+    @pytest.mark.clock  # the budget is per minute
     @override_settings(API_RATE_LIMIT="2/min")
     def test_throttled_per_address_with_the_rate_limit_headers(self):
         answers = [self.client.get(URL, REMOTE_ADDR="198.51.100.7") for _ in range(3)]

@@ -5,6 +5,7 @@ import datetime
 import json
 from unittest import mock
 
+import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import override_settings
@@ -32,6 +33,7 @@ def days(n: int) -> datetime.date:
     return timezone.localdate() + datetime.timedelta(days=n)
 
 
+@pytest.mark.clock  # notice periods, objection windows and effective dates are counted from today
 class NoticeTestCase(TwoTenantTestCase):
     """Alpha (alice owner, bob viewer, a DPO address) and Beta (charlie owner) as customers; the default register;
     a planned EU speech-to-text provider; CALLKOM staff; one confirmed subscriber and one unconfirmed."""

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
+import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -45,6 +46,7 @@ def without_csrf(content: bytes) -> bytes:
     return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", content)
 
 
+@pytest.mark.clock  # announced changes take effect some days from today; the feed is ordered by time
 class PublicRegisterTestCase(TestCase):
     def setUp(self):
         cache.clear()

@@ -1,6 +1,7 @@
 import datetime
 import io
 
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -35,6 +36,7 @@ class ApiKeyTests(TwoTenantTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["tenant"], "beta")
 
+    @pytest.mark.clock  # a key expired yesterday
     def test_refused_keys_get_401_with_a_message(self):
         _revoked, revoked_raw = self.make_key()
         with self.in_alpha():
@@ -65,6 +67,7 @@ class ApiKeyTests(TwoTenantTestCase):
         self.alpha.save()
         self.assertIn("suspended", self.call(raw).json()["detail"])
 
+    @pytest.mark.clock  # a use is noted once per resolution period, counted from the clock
     def test_last_use_is_noted(self):
         key, raw = self.make_key()
         self.call(raw)
@@ -83,6 +86,7 @@ class ApiKeyTests(TwoTenantTestCase):
         self.client.post(f"/t/alpha/api-keys/{key.pk}/revoke/")
         self.assertEqual(self.call(raw).status_code, 401)
 
+    @pytest.mark.clock  # an expiry must be in the future
     def test_portal_refuses_bad_scopes_and_past_expiry(self):
         self.login(self.alice)
         response = self.client.post("/t/alpha/api-keys/", {"name": "X", "scopes": ["root"]})

@@ -1,5 +1,6 @@
 """The API's shared behaviour: problem details, scopes, throttling with headers, Idempotency-Key, schema and docs."""
 
+import pytest
 from django.core.cache import cache
 from django.test import override_settings
 from django.urls import include, path
@@ -91,6 +92,7 @@ class ApiSupportTests(TwoTenantTestCase):
         self.assertEqual(response.json()["instance"], "/api/v1/nothing-here/")
         self.assert_problem(self.call("delete", self.write_key), 405, "method-not-allowed")
 
+    @pytest.mark.clock  # the budget is per minute
     @override_settings(API_RATE_LIMIT="3/min")
     def test_each_key_has_its_budget_and_every_answer_says_what_is_left(self):
         remaining = []
@@ -107,6 +109,7 @@ class ApiSupportTests(TwoTenantTestCase):
         self.assertLessEqual(int(refused["RateLimit-Reset"]), 60)
         self.assertEqual(self.call("get", self.write_key).status_code, 200)  # another key: its own budget
 
+    @pytest.mark.clock  # an answer is replayed for 24 hours
     def test_a_retry_with_the_same_idempotency_key_replays_the_first_answer(self):
         first = self.call("post", self.write_key, {"name": "a", "count": 1}, HTTP_IDEMPOTENCY_KEY="k-1")
         again = self.call("post", self.write_key, {"count": 1, "name": "a"}, HTTP_IDEMPOTENCY_KEY="k-1")
@@ -117,6 +120,7 @@ class ApiSupportTests(TwoTenantTestCase):
         other = self.call("post", self.write_key, {"name": "b", "count": 1}, HTTP_IDEMPOTENCY_KEY="k-2")
         self.assertEqual((other.json()["run"], RUNS), (2, ["a", "b"]))
 
+    @pytest.mark.clock  # a key is remembered for 24 hours
     def test_the_same_key_with_another_body_is_refused_and_keys_are_per_tenant(self):
         self.call("post", self.write_key, {"name": "a", "count": 1}, HTTP_IDEMPOTENCY_KEY="k")
         self.assert_problem(self.call("post", self.write_key, {"name": "a", "count": 2}, HTTP_IDEMPOTENCY_KEY="k"),
@@ -124,6 +128,7 @@ class ApiSupportTests(TwoTenantTestCase):
         beta = self.call("post", self.beta_key, {"name": "z", "count": 1}, HTTP_IDEMPOTENCY_KEY="k")
         self.assertEqual((beta.status_code, RUNS), (201, ["a", "z"]))
 
+    @pytest.mark.clock  # a key is remembered for 24 hours
     def test_a_request_still_running_is_a_conflict_and_a_refused_one_can_be_retried(self):
         with tenant_scope(self.alpha):
             IdempotencyRecord.objects.create(tenant=self.alpha, key="busy", fingerprint="0" * 64, method="POST",
@@ -182,6 +187,7 @@ class CursorTests(TwoTenantTestCase):
         self.assertEqual(response.json()["errors"][0]["field"], "cursor")
 
 
+@pytest.mark.clock  # records are purged 24 hours after they were made
 class IdempotencyPurgeTests(TwoTenantTestCase):
     def test_answers_past_their_24_hours_are_forgotten_and_the_rest_kept(self):
         import datetime

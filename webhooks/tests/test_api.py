@@ -3,6 +3,7 @@ for everything; tenant isolation."""
 
 import datetime
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -114,6 +115,7 @@ class EndpointTests(WebhookApiTestCase):
             self.assertFalse(WebhookEndpoint.objects.exists())
         self.assert_problem(self.api("delete", self.url, self.writer), 404)
 
+    @pytest.mark.clock  # the old secret's day of grace is counted from now
     def test_rotate_the_secret_the_old_one_signs_for_a_day(self):
         old = self.endpoint.secret
         response = self.api("post", f"{self.url}rotate-secret/", self.writer)
@@ -145,6 +147,7 @@ class DeliveryTests(WebhookApiTestCase):
         with self.in_alpha():
             self.assertEqual(WebhookDelivery.objects.count(), 1)
 
+    @pytest.mark.clock  # newest first, one delivery moved a day ahead of now
     def test_the_deliveries_of_an_endpoint_without_their_payload(self):
         with self.in_alpha():
             [first] = event_emit(tenant=self.alpha, event="call.completed", data={"name": "Jean Martin"})

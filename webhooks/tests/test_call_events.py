@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from django.core import mail
 from django.test import override_settings
 
@@ -33,6 +34,7 @@ class CallEventTests(TwoTenantTestCase):
                 Utterance.objects.create(tenant=self.alpha, call=self.call, seq=seq, speaker="caller", text=text)
             calls.call_transition(call=self.call, to=Call.Status.COMPLETED, reason="completed")
 
+    @pytest.mark.clock  # the signatures are checked against the clock (the replay window)
     def test_a_call_that_ends_and_its_report_reach_the_endpoint_signed(self):
         with Receiver([200]) as receiver:
             with self.in_alpha():

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
@@ -30,6 +31,10 @@ from webhooks.signing import verify
 from webhooks.tasks import webhook_deliver, webhooks_deliver_due
 
 from .receiver import Receiver, self_signed_certificate
+
+# Retries are scheduled from the clock (backoff, leases, a rotated secret's day of grace), and a signature carries
+# its time.
+pytestmark = pytest.mark.clock
 
 Status = WebhookDelivery.Status
 LOCAL = override_settings(WEBHOOKS_ALLOW_INSECURE=True, WEBHOOKS_ALLOW_PRIVATE=True)

@@ -1,6 +1,7 @@
 """The verification recipes of docs/webhooks.md, run as written against a real delivery: the docs cannot drift
 from what CALLKOM sends."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ def code_block(language: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.clock  # the recipes check the signature's replay window against the clock
 @override_settings(WEBHOOKS_ALLOW_INSECURE=True, WEBHOOKS_ALLOW_PRIVATE=True)
 class DocumentedRecipeTests(TwoTenantTestCase):
     def setUp(self):
@@ -54,8 +56,11 @@ class DocumentedRecipeTests(TwoTenantTestCase):
 
         def run(body: bytes, secret: str, tmp: Path):
             (tmp / "body.json").write_bytes(body)
-            return subprocess.run(["bash", "-c", script], cwd=tmp, capture_output=True, text=True, timeout=30,
-                                  env={"PATH": "/usr/bin:/bin", "SECRET": secret, "HEADER": self.header})
+            # The parent's environment passes through: under faketime (LD_PRELOAD, FAKETIME, FAKETIME_*) the
+            # recipe's ``date`` then reads the same clock as the one that signed the delivery.
+            env = {**os.environ, "PATH": "/usr/bin:/bin", "SECRET": secret, "HEADER": self.header}
+            return subprocess.run(["bash", "-c", script], cwd=tmp, env=env, capture_output=True, text=True,
+                                  timeout=30)
 
         with tempfile.TemporaryDirectory() as tmp:
             good = run(self.request.body, self.endpoint.secret, Path(tmp))
