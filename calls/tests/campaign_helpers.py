@@ -11,7 +11,8 @@ from calls.models import Call, ContactList, ContactListEntry
 from tenants.models import LegalBasis, TenantSettings
 
 PARIS = ZoneInfo("Europe/Paris")
-# Tuesday 1 December 2026, 10:30 in Paris (09:30 UTC): inside the first window
+# Tuesday 1 December 2026, 10:30 in Paris (09:30 UTC): inside the first window. A test that pins it does so with
+# ``@frozen_at(NOW)`` (tenants.testing), so that every clock it reaches reads NOW.
 NOW = datetime(2026, 12, 1, 10, 30, tzinfo=PARIS)
 NUMBERS = ["+33612345601", "+33612345602", "+33612345603", "+33612345604", "+33612345605"]
 
@@ -29,7 +30,9 @@ def with_trunk(tenant) -> None:
     TenantSettings.objects.filter(tenant=tenant).update(sip_outbound_trunk_id="ST_test")
 
 
-def consented_campaign(tenant, script, contact_list, *, start=False, now=NOW, **fields):
+def consented_campaign(tenant, script, contact_list, *, start=False, now=None, **fields):
+    """A campaign on consent, created (and started) at ``now``: the clock's time unless given, so that the campaign
+    is never dated on another clock than the rest of the test."""
     fields = {"name": "Winter offer", "legal_basis": LegalBasis.CONSENT, "consent_proof": "CRM consent log 2026",
               **fields}
     campaign = campaign_create(tenant=tenant, script=script, contact_list=contact_list, now=now, **fields)

@@ -61,6 +61,7 @@ class CallApiBase(ApiTestCase):
         return call
 
 
+@pytest.mark.clock  # filters by creation time
 class CallListTests(CallApiBase):
     def test_newest_first_one_page_at_a_time(self):
         made = [self.make_call(created_at=T0 + datetime.timedelta(minutes=index)) for index in range(5)]
@@ -259,6 +260,7 @@ class TranscriptAndReportTests(CallApiBase):
         self.assert_isolated("GET", f"/api/v1/calls/{self.call.pk}/report/", ["reports:read"])
 
 
+@pytest.mark.clock  # idempotency records last 24 hours
 class OutboundStartTests(CallApiBase):
     def start(self, data, key=None, **headers):
         return self.api("POST", "/api/v1/calls/", key or self.write, data, **headers)

@@ -1,5 +1,6 @@
 """/api/v1/campaigns/: list, create, change, start/pause/resume/cancel, statistics; scopes and tenant isolation."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -10,6 +11,8 @@ from calls.models import Call, Campaign, CampaignTarget, DialerSkip, RiskFinding
 from calls.tests.campaign_helpers import usable_list, with_trunk
 from tenants.models import LegalBasis, TenantSettings
 from tenants.testing import ApiTestCase
+
+pytestmark = pytest.mark.clock  # campaigns: the consent rule from a date, start and end times
 
 URL = "/api/v1/campaigns/"
 READ, WRITE = ["calls:read"], ["calls:write"]

@@ -5,6 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -192,6 +193,7 @@ class ImportTests(ImportApiTestCase):
             self.assertFalse(ContactImport.objects.exists())
         self.assertEqual(self.stored_files(), [])
 
+    @pytest.mark.clock  # idempotency records last 24 hours
     def test_the_same_idempotency_key_starts_one_import(self):
         rows = [{"phone": "0612345678"}]
         with self.captureOnCommitCallbacks(execute=True):

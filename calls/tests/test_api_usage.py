@@ -2,9 +2,10 @@
 contacts and campaigns; the period's parameters; a few queries whatever the volume."""
 
 import datetime
-from unittest import mock
 from zoneinfo import ZoneInfo
 
+import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -14,6 +15,8 @@ from calls.tests.campaign_helpers import consented_campaign, usable_list
 from compliance.services import ai_invocation_append
 from tenants.scope import tenant_scope
 from tenants.testing import ApiTestCase
+
+pytestmark = pytest.mark.clock  # periods by date; the default period is the current month
 
 PARIS = ZoneInfo("Europe/Paris")
 S = Call.Status
@@ -111,7 +114,7 @@ class UsageApiTests(ApiTestCase):
 
     def test_the_default_is_the_current_month_in_the_calling_time_zone(self):
         now = datetime.datetime(2025, 3, 31, 22, 30, tzinfo=datetime.UTC)  # 1 April 00:30 in Paris
-        with mock.patch("django.utils.timezone.now", return_value=now):
+        with time_machine.travel(now, tick=False):
             body = self.usage()
         self.assertEqual(body["period"], {"from": "2025-04-01", "to": "2025-04-30", "time_zone": "Europe/Paris"})
         self.assertEqual((body["minutes"], body["ai_requests"]), ({"total": 0.0, "billable": 0}, []))

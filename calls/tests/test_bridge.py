@@ -149,6 +149,7 @@ def rms(pcm: bytes) -> float:
 
 # --- tests ---------------------------------------------------------------------------------------------------------
 
+@pytest.mark.clock  # the bridge joins the room with a signed token that expires
 async def test_the_caller_is_heard_the_agent_speaks_at_48k_and_the_call_is_stored(call, media, livekit_server):
     room = media.the_room
     caller = FakeParticipant("caller", attributes={"sip.callStatus": "dialing"})

@@ -5,6 +5,7 @@ import datetime
 import re
 import uuid
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -59,6 +60,7 @@ class CallPagesTestCase(TwoTenantTestCase):
         return f"{url}?{urlencode(params)}" if params else url
 
 
+@pytest.mark.clock  # filters by date, pages of calls created relative to now
 class CallListTests(CallPagesTestCase):
     def test_lists_the_tenants_calls_newest_first(self):
         base = timezone.now() - datetime.timedelta(hours=3)
@@ -334,6 +336,7 @@ class LiveBoardTests(CallPagesTestCase):
 
 
 class DashboardAndWaterfallTests(CallPagesTestCase):
+    @pytest.mark.clock
     def test_dashboard_counts_this_months_calls(self):
         with self.in_alpha():
             done = self.make_call(path=[S.IN_PROGRESS, S.COMPLETED])
@@ -410,6 +413,7 @@ class SimulatorStartTests(TwoTenantTestCase):
         with self.in_alpha():
             self.assertFalse(Call.objects.exists())
 
+    @pytest.mark.clock  # the token expires
     def test_a_member_gets_a_call_and_a_token_bound_to_its_media_path(self):
         from tenants.ws import ws_token_payload
 

@@ -20,6 +20,9 @@ from calls.calling_rules import (
     windows_from_json,
 )
 
+# Windows, days and holidays at given instants: the rules read no clock of their own.
+pytestmark = pytest.mark.clock
+
 PARIS = ZoneInfo("Europe/Paris")
 FR = ("Europe/Paris",)
 

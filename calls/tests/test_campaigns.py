@@ -1,6 +1,7 @@
 from datetime import timedelta
 from unittest import mock
 
+import time_machine
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -20,11 +21,12 @@ from calls.models import Call, Campaign, CampaignTarget, ContactList, DialerSkip
 from calls.tests.campaign_helpers import NOW, NUMBERS, consented_campaign, end_call, usable_list, with_trunk
 from tenants.models import LegalBasis, TenantSettings
 from tenants.services import user_create
-from tenants.testing import TwoTenantTestCase
+from tenants.testing import TwoTenantTestCase, frozen_at
 
 AUGUST_10 = NOW.replace(month=8, day=10)
 
 
+@frozen_at(NOW)
 class CampaignServiceTests(TwoTenantTestCase):
     def setUp(self):
         with self.in_alpha():
@@ -61,9 +63,11 @@ class CampaignServiceTests(TwoTenantTestCase):
         interests = {"legal_basis": LegalBasis.LEGITIMATE_INTERESTS, "consent_proof": ""}
         with self.in_alpha():
             self.assertIn("prior consent", self.refused("legal_basis", **interests)[0])
-            self.assertIn("prior consent", self.refused("legal_basis", now=AUGUST_10 + timedelta(days=1),
-                                                        **interests)[0])
-            self.create(name="Before the rule", now=AUGUST_10, **interests)
+            with time_machine.travel(AUGUST_10 + timedelta(days=1), tick=False):
+                self.assertIn("prior consent", self.refused("legal_basis", now=AUGUST_10 + timedelta(days=1),
+                                                            **interests)[0])
+            with time_machine.travel(AUGUST_10, tick=False):
+                self.create(name="Before the rule", now=AUGUST_10, **interests)
             self.create(name="Customers", ongoing_contract=True, **interests)
             self.create(name="Businesses", audience=Campaign.Audience.BUSINESSES, **interests)
 
@@ -149,10 +153,13 @@ class CampaignServiceTests(TwoTenantTestCase):
 
     def test_resuming_rechecks_the_consent_rule(self):
         with self.in_alpha():
-            campaign = consented_campaign(self.alpha, self.script, self.contact_list, start=True, now=AUGUST_10,
-                                          legal_basis=LegalBasis.LEGITIMATE_INTERESTS, consent_proof="")
-            campaign_pause(campaign=campaign)
-            with self.assertRaisesMessage(ValidationError, "prior consent"):
+            with time_machine.travel(AUGUST_10, tick=False):
+                campaign = consented_campaign(self.alpha, self.script, self.contact_list, start=True,
+                                              now=AUGUST_10, legal_basis=LegalBasis.LEGITIMATE_INTERESTS,
+                                              consent_proof="")
+                campaign_pause(campaign=campaign)
+            with time_machine.travel(AUGUST_10 + timedelta(days=1), tick=False), \
+                    self.assertRaisesMessage(ValidationError, "prior consent"):
                 campaign_resume(campaign=campaign, now=AUGUST_10 + timedelta(days=1))
             self.assertEqual(Campaign.objects.get(pk=campaign.pk).status, Campaign.Status.PAUSED)
 
@@ -164,6 +171,7 @@ class CampaignServiceTests(TwoTenantTestCase):
         self.assertIn(["running", "paused"], changes)
 
 
+@frozen_at(NOW)  # a Tuesday morning: the pages start, dial and end calls on the same clock
 class CampaignPageTests(TwoTenantTestCase):
     def setUp(self):
         with self.in_alpha():

@@ -4,6 +4,7 @@ import datetime
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
 from django.test import SimpleTestCase
 from django.utils.safestring import SafeString
 
@@ -104,6 +105,7 @@ class BuilderTests(SimpleTestCase):
 
 
 class InsightsTagTests(SimpleTestCase):
+    @pytest.mark.clock  # days as dates in the page's language
     def test_calls_per_day(self):
         days = [DayCount(datetime.date(2025, 3, 29), 1), DayCount(datetime.date(2025, 3, 30), 0),
                 DayCount(datetime.date(2025, 3, 31), 4)]

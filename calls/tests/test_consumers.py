@@ -55,7 +55,7 @@ async def open_media(call, tenant, token=None):
     path = media_path(call)
     token = ws_token(tenant=tenant, path=path) if token is None else token
     communicator = WebsocketCommunicator(application, f"{path}?token={token}")
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator
 
@@ -110,6 +110,7 @@ async def test_bad_frames_are_refused_with_a_reason_and_the_call_goes_on(world):
     await communicator.disconnect()
 
 
+@pytest.mark.clock  # signed tokens that expire
 @pytest.mark.parametrize("case", ["missing", "other-path", "other-tenant"])
 async def test_media_socket_without_a_valid_token_is_closed_with_a_policy_code(world, case):
     call, alpha = world["call"], world["alpha"]
@@ -117,7 +118,7 @@ async def test_media_socket_without_a_valid_token_is_closed_with_a_policy_code(w
     token = {"missing": "", "other-path": ws_token(tenant=alpha, path="/ws/calls/x/media/"),
              "other-tenant": ws_token(tenant=beta, path=media_path(call))}[case]
     communicator = WebsocketCommunicator(application, f"{media_path(call)}?token={token}")
-    await communicator.connect()
+    await communicator.connect(timeout=10)
     assert (await communicator.receive_output(5))["code"] == 4403
 
 
@@ -134,7 +135,7 @@ async def open_live(call, user, origin=b"http://testserver"):
     headers = await sync_to_async(session_cookie)(user) if user else []
     headers.append((b"origin", origin))
     communicator = WebsocketCommunicator(application, f"/ws/calls/{call.pk}/live/", headers=headers)
-    await communicator.connect()
+    await communicator.connect(timeout=10)
     return communicator
 
 
@@ -147,7 +148,7 @@ async def test_live_view_is_closed_to_non_members(world, who):
 async def test_live_view_refuses_another_sites_page(world):
     headers = [*await sync_to_async(session_cookie)(world["alice"]), (b"origin", b"https://evil.example")]
     communicator = WebsocketCommunicator(application, f"/ws/calls/{world['call'].pk}/live/", headers=headers)
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert not connected
 
 

@@ -51,7 +51,7 @@ def test_upload_map_and_follow_the_import_to_the_end(alpha, asgi_live_server, pa
     page.fill("#id_username", "owner@alpha.example")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)  # logged in: the session cookie is set
 
     page.goto(f"{asgi_live_server}/t/alpha/contacts/lists/{alpha.pk}/import/")
     page.set_input_files("#id_file", str(upload))

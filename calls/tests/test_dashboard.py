@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import itertools
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,6 +19,8 @@ from compliance.services import ai_invocation_append
 from tenants.models import LegalBasis, TenantSettings
 from tenants.scope import tenant_scope
 from tenants.testing import TwoTenantTestCase
+
+pytestmark = pytest.mark.clock  # day buckets in the tenant's zone, periods ending today
 
 S = Call.Status
 UTC = datetime.UTC

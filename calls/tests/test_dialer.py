@@ -3,7 +3,6 @@ from datetime import UTC, timedelta
 from unittest import mock
 
 import time_machine
-
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext

@@ -4,6 +4,7 @@ import datetime
 import json
 from unittest import mock
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +23,8 @@ from tenants.services import membership_add, user_create
 from tenants.testing import TwoTenantTestCase
 
 from .campaign_helpers import consented_campaign, usable_list
+
+pytestmark = pytest.mark.clock  # the DPA and register versions in force when the call started; the record's year
 
 
 def invoke(call, provider="mistral", role="llm", **overrides):

@@ -18,7 +18,8 @@ from tenants.scope import tenant_scope
 from tenants.services import tenant_create
 from tenants.testing import drain_channel
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every request to LiveKit carries a signed token that expires.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 
 @pytest.fixture

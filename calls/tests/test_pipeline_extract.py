@@ -15,6 +15,9 @@ from calls.pipeline.extract import (
     summary_text,
 )
 
+# Relative days ("demain", "lundi") are read from the ``now`` given to the extractor, which reads no clock itself.
+pytestmark = pytest.mark.clock
+
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=PARIS)  # a Thursday
 BEFORE_DST_END = datetime(2026, 10, 23, 10, 0, tzinfo=PARIS)  # a Friday; summer time ends on Sunday 2026-10-25

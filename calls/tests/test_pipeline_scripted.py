@@ -18,6 +18,9 @@ from calls.pipeline.providers.scripted import (
     transcript_from_messages,
 )
 
+# Relative days are read from the ``now`` given to the engine, which then reads no clock itself.
+pytestmark = pytest.mark.clock
+
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))  # a Thursday
 TRANSFER = "[[transfer: caller asked for a human]]"
 

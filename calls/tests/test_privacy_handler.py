@@ -7,6 +7,7 @@ import re
 import tempfile
 import zipfile
 
+import pytest
 from auditlog.models import LogEntry
 from django.core.files.storage import default_storage
 from django.test import override_settings
@@ -38,6 +39,9 @@ from compliance.services import ai_invocation_append
 from compliance.tests.rights_helpers import EMAIL, PHONE, RightsTestCase, mails_to
 from tenants.crypto import email_index, phone_index
 from tenants.scope import all_tenants_scope
+
+# Rights requests have deadlines; the export's download link expires.
+pytestmark = pytest.mark.clock
 
 S = RequestStatus
 OTHER_PHONE = "+33698765432"

@@ -21,7 +21,9 @@ from subprocessors.services import subprocessor_seed_defaults
 from tenants.scope import tenant_scope
 from tenants.services import tenant_create
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Change notices and effective dates are read against today's date.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.clock]
+DAY = datetime.timedelta(days=1)
 
 
 @pytest.fixture
@@ -82,12 +84,15 @@ def test_an_objection_to_a_removal_blocks_nothing(tenants):
 @pytest.mark.parametrize("change, reason", [
     ({"status": Subprocessor.Status.PLANNED}, "not in service"),
     ({"status": Subprocessor.Status.RETIRED}, "not in service"),
-    ({"effective_from": datetime.date.today() + datetime.timedelta(days=3)}, "not in service"),
-    ({"effective_until": datetime.date.today() - datetime.timedelta(days=1)}, "not in service"),
+    ({"effective_from": 3 * DAY}, "not in service"),  # days from today, read when the test runs
+    ({"effective_until": -DAY}, "not in service"),
     ({"processing_region": "us"}, "outside the tenant's region policy"),
 ])
 def test_a_provider_not_in_service_or_outside_the_region_falls_back(tenants, change, reason):
     first, _second = tenants
+    today = timezone.localdate()
+    change = {field: today + value if isinstance(value, datetime.timedelta) else value
+              for field, value in change.items()}
     Subprocessor.objects.filter(slug="mistral").update(**change)
     slugs, providers = llm_slugs(first)
     assert slugs == ["local-scripted"] and providers.skip_reasons["mistral"] == reason

@@ -47,7 +47,7 @@ async def talk_over_the_socket(call, tenant):
     path = f"/ws/calls/{call.pk}/media/"
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns),
                                          f"{path}?token={ws_token(tenant=tenant, path=path)}")
-    assert (await communicator.connect())[0]
+    assert (await communicator.connect(timeout=10))[0]
     await communicator.send_json_to({"type": "start"})
     for chunk in (tone(400), silence(200)):
         await communicator.send_to(bytes_data=chunk)
@@ -71,6 +71,7 @@ def read_wav(data):
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
 
 
+@pytest.mark.clock  # the socket's token expires
 async def test_a_recorded_call_is_stored_encrypted_and_decrypts_to_both_sides(alpha, settings):
     await talk_over_the_socket(alpha["call"], alpha["tenant"])
 
@@ -105,6 +106,7 @@ def test_the_call_page_plays_it_to_members_only(alpha):
     assert stranger.get(f"/t/alpha/calls/{alpha['call'].pk}/recording.wav").status_code == 404
 
 
+@pytest.mark.clock  # the socket's token expires
 async def test_nothing_is_recorded_when_the_tenant_does_not_record(alpha):
     def stop_recording():
         with tenant_scope(alpha["tenant"]):

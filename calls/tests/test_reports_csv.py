@@ -5,6 +5,7 @@ import datetime
 import io
 from unittest import mock
 
+import pytest
 from auditlog.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +19,8 @@ from tenants.roles import Role
 from tenants.scope import tenant_scope
 from tenants.services import membership_add, user_create
 from tenants.testing import TwoTenantTestCase
+
+pytestmark = pytest.mark.clock  # dates in the tenant's zone, filters by period, the file named after today
 
 S = Call.Status
 HEADER = ["Call ID", "Created", "Direction", "Status", "Outcome", "Campaign", "Script", "Name", "Phone", "E-mail",

@@ -1,11 +1,14 @@
 """A whole call through the pipeline, from the command down to the rows it leaves behind."""
 
+import datetime
 import io
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from calls.models import Call, CallReport, Utterance
 from calls.pipeline.gateway import reset_breakers
@@ -19,6 +22,14 @@ from tenants.services import tenant_create
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LINES = ["Je m'appelle Jean Dupont", "Je voudrais refaire ma cuisine", "Demain à 14h30", "jean.dupont@exemple.fr"]
+PARIS = ZoneInfo("Europe/Paris")  # the tenant's calling time zone: "demain" is read from its date
+
+
+def tomorrow_at_14_30(*instants) -> set[str]:
+    """The appointment "Demain à 14h30" means, said at one of ``instants`` (the call's start and end)."""
+    days = {instant.astimezone(PARIS).date() + datetime.timedelta(days=1) for instant in instants}
+    return {datetime.datetime.combine(day, datetime.time(14, 30), tzinfo=PARIS).isoformat(timespec="seconds")
+            for day in days}
 
 
 @pytest.fixture
@@ -37,16 +48,20 @@ def simulate(*args):
     return json.loads(out.getvalue())
 
 
+@pytest.mark.clock  # "demain" is the day after today in Paris
 def test_a_typed_call_with_local_engines_fills_the_report(tenant):
     args = ["--script", "Prise de rendez-vous cuisine", "--providers", "local"]
+    started = timezone.now()
     result = simulate(*args, *[part for line in LINES for part in ("--say", line)])
+    ended = timezone.now()
     assert result["status"] == "completed"
     assert result["turns"][0]["speaker"] == "agent" and "assistant virtuel" in result["turns"][0]["text"]
     assert [t["text"] for t in result["turns"] if t["speaker"] == "caller"] == LINES
     assert all(t["latency_ms"] is not None for t in result["turns"][2::2])
     assert result["report"]["name"] == "Jean Dupont"
     assert result["report"]["email"] == "jean.dupont@exemple.fr"
-    assert result["report"]["appointment"].startswith(("2026", "2027"))
+    # the day after the call's date in Paris (either date, should the call span midnight there)
+    assert result["report"]["appointment"] in tomorrow_at_14_30(started, ended)
     roles = {(i["provider"], i["role"]) for i in result["ai_invocations"]}
     assert {("local-scripted", "llm"), ("local-espeak", "tts"), ("local-scripted", "extraction")} <= roles
     with tenant_scope(tenant):

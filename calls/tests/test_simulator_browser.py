@@ -32,7 +32,7 @@ def log_in(page, server, email):
     page.fill("#id_username", email)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)  # logged in: the session cookie is set
 
 
 def test_a_typed_conversation_reaches_a_report(alpha, asgi_live_server, page):

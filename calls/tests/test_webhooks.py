@@ -20,7 +20,8 @@ from tenants.scope import all_tenants_scope, tenant_scope
 from tenants.services import tenant_create
 from tenants.testing import drain_channel
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# LiveKit signs every webhook with a token that expires.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 KEY, SECRET = "APIwebhooks", "webhook-secret-that-is-long-enough-for-hs256"
 URL = "/livekit/webhook/"

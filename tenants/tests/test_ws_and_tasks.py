@@ -28,7 +28,7 @@ def tenants(db):
 
 async def connect(path, token):
     communicator = WebsocketCommunicator(app, f"{path}?token={token}")
-    connected, code = await communicator.connect()
+    connected, code = await communicator.connect(timeout=10)
     return communicator, connected, code
 
 
@@ -37,7 +37,7 @@ async def test_a_valid_token_opens_its_tenants_scope(tenants):
     one, _two = tenants
     communicator, connected, _ = await connect("/ws/test/a/", ws_token(tenant=one, path="/ws/test/a/"))
     assert connected
-    assert await communicator.receive_json_from() == {"members": 0, "tenant": "one"}
+    assert await communicator.receive_json_from(timeout=10) == {"members": 0, "tenant": "one"}
     await communicator.disconnect()
 
 
@@ -48,7 +48,7 @@ async def test_a_bad_token_is_closed_with_a_policy_code(tenants, case):
     token = {"missing": "", "forged": "abc:def", "other-path": ws_token(tenant=one, path="/ws/test/b/")}[case]
     communicator, connected, _ = await connect("/ws/test/a/", token)
     assert connected  # accepted only to say why it is closed
-    assert (await communicator.receive_output())["code"] == 4403
+    assert (await communicator.receive_output(10))["code"] == 4403
 
 
 @tenant_task()
