@@ -42,7 +42,7 @@ PARENT = python("import signal, subprocess, sys, time\n"
 
 def supervise(commands: dict[str, str], stop_timeout=3.0):
     out = io.StringIO()
-    supervisor = Supervisor(commands, env=dict(os.environ), cwd=BASE, out=out, stop_timeout=stop_timeout)
+    supervisor = Supervisor(commands, env=real_clock_environ(), cwd=BASE, out=out, stop_timeout=stop_timeout)
     return supervisor, out
 
 
