@@ -61,3 +61,7 @@ class TenantTokenMiddleware:
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": "invalid or expired token"})
+            # Stay until the closing handshake ends: a server that sees the application end first may drop the
+            # connection before the close frame leaves, and the client then reads 1006 instead of 4403.
+            while message["type"] != "websocket.disconnect":
+                message = await receive()
