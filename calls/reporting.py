@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from compliance.services import ai_invocation_append
 from tenants.models import TenantSettings
+from voice.gateway import InvocationRecorder, LanguageModelChain
+from voice.postcall import PostCallResult, summarise
 
 from . import services
 from .models import Call, CallReport
-from .pipeline.gateway import InvocationRecorder, LanguageModelChain
-from .pipeline.postcall import PostCallResult, summarise
-from .pipeline.registry import build_providers
+from .providers import build_providers
 
 
 def call_report_generate(*, call: Call, mode: str = "auto") -> CallReport:

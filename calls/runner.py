@@ -21,19 +21,19 @@ from django.conf import settings
 
 from compliance.services import ai_invocation_append, incident_candidate_record
 from tenants.models import TenantSettings
-
-from . import services
-from .models import Call
-from .pipeline.gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
-from .pipeline.registry import ProviderSet, build_providers
-from .pipeline.safeguards import (
+from voice.gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
+from voice.safeguards import (
     OutputFilter,
     PromptParts,
     build_system_prompt,
     greeting_with_disclosure,
     minimise_context,
 )
-from .pipeline.session import CallSession, SessionConfig
+from voice.session import CallSession, SessionConfig
+
+from . import services
+from .models import Call
+from .providers import ProviderSet, build_providers
 from .recording import CallRecorder, recording_store
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The three provider roles and what they exchange. One module per vendor implements one or more roles.
 
 Every adapter is created for one call (it may keep per-call state) and never logs or stores what it is sent:
-the chokepoint in ``calls.pipeline.gateway`` minimises each request before it reaches an adapter and writes the
+the chokepoint in ``voice.gateway`` minimises each request before it reaches an adapter and writes the
 AI call log around it.
 """
 

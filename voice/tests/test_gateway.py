@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from calls.pipeline.gateway import (
+from voice.gateway import (
     AllProvidersFailed,
     CircuitBreaker,
     InvocationRecorder,
@@ -12,10 +12,10 @@ from calls.pipeline.gateway import (
     breaker_for,
     reset_breakers,
 )
-from calls.pipeline.providers.base import ChatMessage, ProviderError
-from calls.pipeline.providers.fake import FakeLanguageModel, FakeTextToSpeech
-from calls.pipeline.providers.mistral import MistralLanguageModel
-from calls.pipeline.safeguards import PromptParts, build_system_prompt, minimise_context
+from voice.providers.base import ChatMessage, ProviderError
+from voice.providers.fake import FakeLanguageModel, FakeTextToSpeech
+from voice.providers.mistral import MistralLanguageModel
+from voice.safeguards import PromptParts, build_system_prompt, minimise_context
 
 CARD = "4111 1111 1111 1111"
 

@@ -36,7 +36,7 @@ def injected_ms(reply: str = REPLY) -> float:
     """Return the provider latency on the path from end of speech to the first agent frame.
 
     That includes the LLM's pace up to the token that completes the first sentence; after a full stop, that is
-    the token that follows it (the splitter waits for it on purpose, see ``calls.pipeline.text``).
+    the token that follows it (the splitter waits for it on purpose, see ``voice.text``).
     """
     pieces = split_pieces(reply)
     text, needed = "", 0
@@ -59,7 +59,7 @@ class CallResult:
 
 def _session() -> CallSession:
     """A session on fake providers with the standard profile (no jitter: every call sees the same latencies)."""
-    from .registry import build_providers
+    from calls.providers import build_providers
 
     providers = build_providers(tenant=None, script=None, mode="bench")
     recorder = InvocationRecorder(None)

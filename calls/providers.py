@@ -18,8 +18,7 @@ from django.conf import settings
 from subprocessors.models import Subprocessor
 from subprocessors.register import version_in_force
 from subprocessors.selectors import objected_slugs
-
-from .providers.scripted import ScriptSpec, ScriptStep
+from voice.providers.scripted import ScriptSpec, ScriptStep
 
 
 @dataclass
@@ -43,20 +42,20 @@ def script_spec(script) -> ScriptSpec:
 def _candidates(script):
     """Yield (role, slug, factory) in order of preference."""
     if settings.GOOGLE_APPLICATION_CREDENTIALS:
-        from .providers.google_stt import GoogleSpeechToText
-        from .providers.google_tts import GoogleTextToSpeech
+        from voice.providers.google_stt import GoogleSpeechToText
+        from voice.providers.google_tts import GoogleTextToSpeech
 
         yield "stt", "google-stt", lambda: GoogleSpeechToText(project_id=settings.GOOGLE_CLOUD_PROJECT,
                                                               location=settings.GOOGLE_LOCATION)
         yield "tts", "google-tts", lambda: GoogleTextToSpeech(location=settings.GOOGLE_LOCATION)
     if settings.MISTRAL_API_KEY:
-        from .providers.mistral import MistralLanguageModel
+        from voice.providers.mistral import MistralLanguageModel
 
         yield "llm", "mistral", lambda: MistralLanguageModel(
             settings.MISTRAL_API_KEY, model=settings.MISTRAL_MODEL, server_url=settings.MISTRAL_SERVER_URL or None)
-    from .providers.espeak import EspeakTextToSpeech
-    from .providers.pocketsphinx_stt import PocketsphinxSpeechToText
-    from .providers.scripted import ScriptedDialogueEngine
+    from voice.providers.espeak import EspeakTextToSpeech
+    from voice.providers.pocketsphinx_stt import PocketsphinxSpeechToText
+    from voice.providers.scripted import ScriptedDialogueEngine
 
     yield "stt", "local-pocketsphinx", PocketsphinxSpeechToText
     yield "llm", "local-scripted", lambda: ScriptedDialogueEngine(script_spec(script))
@@ -101,8 +100,8 @@ def _refusal(subprocessor: Subprocessor | None, tenant, objected: set[str]) -> s
 
 
 def standard_profile() -> dict:
-    """Fake providers with the benchmark's standard latencies (see calls.pipeline.benchmark)."""
-    from . import benchmark
+    """Fake providers with the benchmark's standard latencies (see voice.benchmark)."""
+    from voice import benchmark
 
     return {
         "utterances": [f"phrase numéro {i} du client" for i in range(10_000)],
@@ -115,8 +114,8 @@ def standard_profile() -> dict:
 
 
 def _fake_providers(script, options: dict) -> ProviderSet:
-    from .providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
-    from .providers.scripted import ScriptedDialogueEngine
+    from voice.providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
+    from voice.providers.scripted import ScriptedDialogueEngine
 
     llm = FakeLanguageModel(options["replies"], **options.get("llm", {})) if "replies" in options else None
     return ProviderSet(

@@ -2,7 +2,7 @@
 
 Pipeline: caller frames -> VAD (barge-in, silence, end of speech) and one long-running STT stream -> end of turn
 on a final transcript with ``end_of_utterance`` (or a typed line) -> LLM token stream -> action markers stripped
-(see ``calls.pipeline.text``) -> sentences -> ``output_filter`` -> TTS -> ``audio_out``. The LLM keeps streaming
+(see ``voice.text``) -> sentences -> ``output_filter`` -> TTS -> ``audio_out``. The LLM keeps streaming
 while the first sentence is synthesized and played.
 
 Integration notes:
