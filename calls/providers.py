@@ -1,34 +1,24 @@
-"""Build each role's ordered provider chain for one call.
+"""Choose each role's ordered providers for one call (``voice.protocols.ProviderChoice``).
 
 Order: the real vendor when its credentials are configured, then CALLKOM's local engine as the last fallback
 (so a call always has somewhere to go). A provider is used only while its subprocessor in the public register is
 active and within its effective dates, not switched off by staff, not objected to by the tenant (an open objection
 to a change notice, or an exemption), and allowed by the tenant's region policy. Every request the call makes then
 records the list version in force (``register_version``). ``mode="fake"`` builds the fake
-adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies; they are not in the
-register and never see real data.
+adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies (``voice.benchmark``); they
+are not in the register and never see real data.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from subprocessors.models import Subprocessor
 from subprocessors.register import version_in_force
 from subprocessors.selectors import objected_slugs
+from voice.benchmark import standard_providers
+from voice.protocols import ProviderSet
 from voice.providers.scripted import ScriptSpec, ScriptStep
-
-
-@dataclass
-class ProviderSet:
-    stt: list = field(default_factory=list)
-    llm: list = field(default_factory=list)
-    tts: list = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # slugs left out by the register or the region policy
-    skip_reasons: dict[str, str] = field(default_factory=dict)  # slug -> why (for logs and tests)
-    register_version: str = ""  # the published list version in force when the chains were built
 
 
 def script_spec(script) -> ScriptSpec:
@@ -63,13 +53,14 @@ def _candidates(script):
 
 
 def build_providers(*, tenant, script, mode: str = "auto", fake_options: dict | None = None) -> ProviderSet:
+    """Return the providers a call of ``tenant`` on ``script`` may use now (a ``ProviderChoice``)."""
     if mode == "fake":
         providers = _fake_providers(script, fake_options or {})
         version = version_in_force() if tenant is not None else None
         providers.register_version = str(version.number) if version else ""
         return providers
     if mode == "bench":
-        return _fake_providers(script, standard_profile())
+        return standard_providers()
     register = {sub.slug: sub for sub in Subprocessor.objects.all()}
     objected = objected_slugs(tenant)
     version = version_in_force()
@@ -97,20 +88,6 @@ def _refusal(subprocessor: Subprocessor | None, tenant, objected: set[str]) -> s
     if not subprocessor.usable_for(tenant.region_policy):
         return "outside the tenant's region policy"
     return ""
-
-
-def standard_profile() -> dict:
-    """Fake providers with the benchmark's standard latencies (see voice.benchmark)."""
-    from voice import benchmark
-
-    return {
-        "utterances": [f"phrase numéro {i} du client" for i in range(10_000)],
-        "stt": {"final_delay_ms": benchmark.STT_FINAL_MS - benchmark.STT_ENDPOINTING_MS,
-                "endpointing_ms": benchmark.STT_ENDPOINTING_MS},
-        "replies": [benchmark.REPLY],
-        "llm": {"first_token_ms": benchmark.LLM_FIRST_TOKEN_MS, "tokens_per_second": benchmark.LLM_TOKENS_PER_S},
-        "tts": {"first_byte_ms": benchmark.TTS_FIRST_BYTE_MS},
-    }
 
 
 def _fake_providers(script, options: dict) -> ProviderSet:

@@ -22,6 +22,7 @@ from django.conf import settings
 from compliance.services import ai_invocation_append, incident_candidate_record
 from tenants.models import TenantSettings
 from voice.gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
+from voice.protocols import ProviderSet
 from voice.safeguards import (
     OutputFilter,
     PromptParts,
@@ -33,7 +34,7 @@ from voice.session import CallSession, SessionConfig
 
 from . import services
 from .models import Call
-from .providers import ProviderSet, build_providers
+from .providers import build_providers
 from .recording import CallRecorder, recording_store
 
 logger = logging.getLogger(__name__)
