@@ -1,4 +1,8 @@
-"""Choose each role's ordered providers for one call (``voice.protocols.ProviderChoice``).
+"""Connect the voice engine to the project: the three protocols of ``voice.protocols``, implemented here.
+
+- ``AIInvocationLog`` (an ``AIRequestLog``): a call's AI requests go to the tenant's AI call log (compliance).
+- ``TenantMinimisation`` (a ``Minimisation``): the tenant settings that say what reaches an AI and what is logged.
+- ``build_providers`` (a ``ProviderChoice``): each role's ordered providers for one call, from the register.
 
 Order: the real vendor when its credentials are configured, then CALLKOM's local engine as the last fallback
 (so a call always has somewhere to go). A provider is used only while its subprocessor in the public register is
@@ -11,6 +15,11 @@ are not in the register and never see real data.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from subprocessors.models import Subprocessor
@@ -19,6 +28,33 @@ from subprocessors.selectors import objected_slugs
 from voice.benchmark import standard_providers
 from voice.protocols import ProviderSet
 from voice.providers.scripted import ScriptSpec, ScriptStep
+
+
+class AIInvocationLog:
+    """Append one call's AI requests to the tenant's AI call log, in order.
+
+    ``append`` is the ORM writer (``compliance.services.ai_invocation_append`` bound to the tenant and call): it
+    is synchronous, so each row runs in Django's thread for synchronous code.
+    """
+
+    def __init__(self, append: Callable[..., object]) -> None:
+        self._append = sync_to_async(append, thread_sensitive=True)
+
+    async def write(self, row: Mapping[str, Any]) -> None:
+        await self._append(**row)
+
+
+@dataclass(frozen=True)
+class TenantMinimisation:
+    """The tenant's settings on what reaches an AI provider and what its AI call log keeps."""
+
+    excluded_fields: tuple[str, ...]
+    keep_payloads: bool
+
+    @classmethod
+    def of(cls, tenant_settings) -> TenantMinimisation:
+        return cls(excluded_fields=tuple(tenant_settings.ai_excluded_fields),
+                   keep_payloads=tenant_settings.log_ai_request_payloads)
 
 
 def script_spec(script) -> ScriptSpec:

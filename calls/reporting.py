@@ -15,7 +15,7 @@ from voice.postcall import PostCallResult, summarise
 
 from . import services
 from .models import Call, CallReport
-from .providers import build_providers
+from .providers import AIInvocationLog, TenantMinimisation, build_providers
 
 
 def call_report_generate(*, call: Call, mode: str = "auto") -> CallReport:
@@ -23,8 +23,8 @@ def call_report_generate(*, call: Call, mode: str = "auto") -> CallReport:
     tenant, script = call.tenant, call.script
     tenant_settings = TenantSettings.objects.get(tenant=tenant)
     providers = build_providers(tenant=tenant, script=script, mode=mode)
-    recorder = InvocationRecorder(functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk),
-                                  minimised_fields=[], keep_payloads=tenant_settings.log_ai_request_payloads,
+    write = functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk)
+    recorder = InvocationRecorder(AIInvocationLog(write), minimisation=TenantMinimisation.of(tenant_settings),
                                   register_version=providers.register_version)
     chain = LanguageModelChain(providers.llm, recorder,
                                first_output_timeout_s=settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S["llm"])

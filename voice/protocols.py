@@ -4,10 +4,13 @@ The engine imports no web framework and no application code; the host (``calls``
 
 - ``ProviderChoice``: which providers a call may use, per role, in order of preference. Only the host knows its
   subprocessor register, the tenant's objections and region policy, and its credentials.
+- ``Minimisation``: the tenant's choices on what reaches an AI provider and what the AI log keeps.
+- ``AIRequestLog``: where each AI request's row goes (the host's append-only, per-tenant AI call log).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,5 +39,33 @@ class ProviderChoice(Protocol):
         ``mode``: "auto" (the vendors the host has credentials for, then the local engines), "local" (local
         engines only), "fake" (fakes set up by ``fake_options``), "bench" (fakes with the benchmark's
         standard latencies, see ``voice.benchmark``).
+        """
+        ...
+
+
+class Minimisation(Protocol):
+    """The tenant's data-minimisation settings, as far as the engine applies them."""
+
+    @property
+    def excluded_fields(self) -> Collection[str]:
+        """Name the context fields that never reach an AI provider (see ``safeguards.minimise_context``)."""
+        ...
+
+    @property
+    def keep_payloads(self) -> bool:
+        """Say whether the log keeps the exact text sent, not only its digest and size."""
+        ...
+
+
+class AIRequestLog(Protocol):
+    """Store the rows of one call's AI requests (see ``gateway.InvocationRecorder``)."""
+
+    async def write(self, row: Mapping[str, Any]) -> None:
+        """Store one row: provider, role, model, region, started_at, duration_ms, outcome, error_class,
+        request_sha256, request_bytes, response_sha256, response_bytes, prompt_tokens, completion_tokens,
+        minimised_fields, redactions, no_training, register_version and payload ("" unless kept).
+
+        Rows come one at a time, in order, from a task apart from the conversation: a slow store delays
+        only the log.
         """
         ...

@@ -58,6 +58,34 @@ async def test_a_slow_first_token_times_out_to_the_next_provider():
     assert [r["outcome"] for r in recorder.rows] == ["timeout", "ok"]
 
 
+class MemoryLog:
+    """An ``AIRequestLog`` that keeps its rows, taking a moment per row as a database would."""
+
+    def __init__(self):
+        self.rows = []
+
+    async def write(self, row):
+        await asyncio.sleep(0.001)
+        self.rows.append(dict(row))
+
+
+@dataclasses.dataclass(frozen=True)
+class Minimisation:
+    excluded_fields: tuple = ()
+    keep_payloads: bool = False
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_rows_reach_the_log_in_order_with_the_text_sent_only_when_kept(keep):
+    log = MemoryLog()
+    recorder = InvocationRecorder(log, minimisation=Minimisation(keep_payloads=keep))
+    chain = LanguageModelChain([llm("a", fail_rate=1.0), llm("b")], recorder, first_output_timeout_s=2)
+    assert await reply(chain) == "Bonjour et bienvenue."
+    await recorder.flush()
+    assert [(r["provider"], r["outcome"]) for r in log.rows] == [("a", "error"), ("b", "ok")]
+    assert [bool(r["payload"]) for r in log.rows] == [keep, keep]
+
+
 async def test_every_provider_failing_raises():
     chain = LanguageModelChain([llm("a", fail_rate=1.0)], InvocationRecorder(None), first_output_timeout_s=1)
     with pytest.raises(AllProvidersFailed):
