@@ -8,6 +8,7 @@ AI call log around it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -105,3 +106,14 @@ class ProviderConfig:
     """Per-provider knobs from settings or tests (credentials stay in the environment)."""
 
     options: dict = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def closing_stream(iterator: AsyncIterator) -> AsyncIterator:
+    """Close a provider's async generator however the loop over it ends."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
