@@ -1,16 +1,16 @@
-"""Connect the voice engine to the project: the three protocols of ``voice.protocols``, implemented here.
+"""Connect the voice engine to the project: the protocols of ``voice.protocols``, implemented here.
 
-- ``AIInvocationLog`` (an ``AIRequestLog``): a call's AI requests go to the tenant's AI call log (compliance).
-- ``TenantMinimisation`` (a ``Minimisation``): the tenant settings that say what reaches an AI and what is logged.
-- ``build_providers`` (a ``ProviderChoice``): each role's ordered providers for one call, from the register.
+- ``AIInvocationLog`` (an ``AIRequestLog``): a call's AI requests go to the tenant's AI call log.
+- ``TenantMinimisation`` (a ``Minimisation``): what reaches an AI, and what the log keeps.
+- ``build_providers`` (a ``ProviderChoice``): each role's ordered providers for one call.
 
 Order: the real vendor when its credentials are configured, then CALLKOM's local engine as the last fallback
 (so a call always has somewhere to go). A provider is used only while its subprocessor in the public register is
 active and within its effective dates, not switched off by staff, not objected to by the tenant (an open objection
 to a change notice, or an exemption), and allowed by the tenant's region policy. Every request the call makes then
 records the list version in force (``register_version``). ``mode="fake"`` builds the fake
-adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies (``voice.benchmark``); they
-are not in the register and never see real data.
+adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies
+(``voice.benchmark``); they are not in the register and never see real data.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from voice.providers.scripted import ScriptSpec, ScriptStep
 class AIInvocationLog:
     """Append one call's AI requests to the tenant's AI call log, in order.
 
-    ``append`` is the ORM writer (``compliance.services.ai_invocation_append`` bound to the tenant and call): it
-    is synchronous, so each row runs in Django's thread for synchronous code.
+    ``append`` is the ORM writer (``compliance.services.ai_invocation_append`` bound to the tenant
+    and call); it is synchronous, so each row runs in Django's thread for synchronous code.
     """
 
     def __init__(self, append: Callable[..., object]) -> None:
@@ -89,7 +89,7 @@ def _candidates(script):
 
 
 def build_providers(*, tenant, script, mode: str = "auto", fake_options: dict | None = None) -> ProviderSet:
-    """Return the providers a call of ``tenant`` on ``script`` may use now (a ``ProviderChoice``)."""
+    """Return the providers a call of ``tenant`` on ``script`` may use now."""
     if mode == "fake":
         providers = _fake_providers(script, fake_options or {})
         version = version_in_force() if tenant is not None else None

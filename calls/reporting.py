@@ -24,7 +24,8 @@ def call_report_generate(*, call: Call, mode: str = "auto") -> CallReport:
     tenant_settings = TenantSettings.objects.get(tenant=tenant)
     providers = build_providers(tenant=tenant, script=script, mode=mode)
     write = functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk)
-    recorder = InvocationRecorder(AIInvocationLog(write), minimisation=TenantMinimisation.of(tenant_settings),
+    minimisation = TenantMinimisation.of(tenant_settings)
+    recorder = InvocationRecorder(AIInvocationLog(write), minimisation=minimisation,
                                   register_version=providers.register_version)
     chain = LanguageModelChain(providers.llm, recorder,
                                first_output_timeout_s=settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S["llm"])

@@ -85,9 +85,11 @@ class CallRun:
         tenant_settings = TenantSettings.objects.get(tenant=tenant)  # fresh: the tenant's choices as of now
         providers = build_providers(tenant=tenant, script=script, mode=mode, fake_options=fake_options)
         minimisation = TenantMinimisation.of(tenant_settings)
-        context, removed = minimise_context(_contact_context(call.contact), minimisation.excluded_fields)
+        contact = _contact_context(call.contact)
+        context, removed = minimise_context(contact, minimisation.excluded_fields)
         write = recorder_write or functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk)
-        recorder = InvocationRecorder(AIInvocationLog(write), minimisation=minimisation, minimised_fields=removed,
+        recorder = InvocationRecorder(AIInvocationLog(write), minimisation=minimisation,
+                                      minimised_fields=removed,
                                       register_version=providers.register_version)
         budgets = settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S
         prompt = build_system_prompt(

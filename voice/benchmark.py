@@ -60,7 +60,7 @@ class CallResult:
 
 def standard_providers(*, tenant=None, script=None, mode: str = "bench",
                        fake_options: dict | None = None) -> ProviderSet:
-    """Return fakes with the standard profile, whatever the call (a ``ProviderChoice``, the default here).
+    """Return fakes with the standard profile, whatever the call (the default ``ProviderChoice``).
 
     No jitter: every call sees the same latencies.
     """
@@ -68,7 +68,8 @@ def standard_providers(*, tenant=None, script=None, mode: str = "bench",
     return ProviderSet(
         stt=[FakeSpeechToText(utterances, final_delay_ms=STT_FINAL_MS - STT_ENDPOINTING_MS,
                               endpointing_ms=STT_ENDPOINTING_MS)],
-        llm=[FakeLanguageModel([REPLY], first_token_ms=LLM_FIRST_TOKEN_MS, tokens_per_second=LLM_TOKENS_PER_S)],
+        llm=[FakeLanguageModel([REPLY], first_token_ms=LLM_FIRST_TOKEN_MS,
+                               tokens_per_second=LLM_TOKENS_PER_S)],
         tts=[FakeTextToSpeech(first_byte_ms=TTS_FIRST_BYTE_MS)],
     )
 
@@ -106,7 +107,8 @@ async def _caller(session: CallSession, turns: int) -> None:
             return
 
 
-async def run_call(turns: int, start_delay: float, *, choose: ProviderChoice = standard_providers) -> CallResult:
+async def run_call(turns: int, start_delay: float, *,
+                   choose: ProviderChoice = standard_providers) -> CallResult:
     await asyncio.sleep(start_delay)
     session = _session(choose)
     result = CallResult()
@@ -171,7 +173,8 @@ def _percentiles(values: list[float]) -> dict:
             "n": len(ordered)}
 
 
-async def bench(calls: int, turns: int, seed: int = 0, *, choose: ProviderChoice = standard_providers) -> dict:
+async def bench(calls: int, turns: int, seed: int = 0, *,
+                choose: ProviderChoice = standard_providers) -> dict:
     freeze_startup_heap()
     rss_before = _rss_kib()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -180,7 +183,8 @@ async def bench(calls: int, turns: int, seed: int = 0, *, choose: ProviderChoice
     monitors = [asyncio.create_task(_loop_lag(lag, stop)), asyncio.create_task(_rss_sampler(peak, stop)),
                 asyncio.create_task(_timer_baseline(baseline, stop))]
     rng = random.Random(seed)
-    results = await asyncio.gather(*(run_call(turns, rng.uniform(0, 1.0), choose=choose) for i in range(calls)))
+    starts = [rng.uniform(0, 1.0) for _ in range(calls)]
+    results = await asyncio.gather(*(run_call(turns, start, choose=choose) for start in starts))
     stop.set()
     await asyncio.gather(*monitors)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)

@@ -1,5 +1,8 @@
-"""What a call session reports (state, transcript, turn metrics, interruptions, transfers, errors, the end),
-and the outbox that delivers it to the transport without holding up the audio."""
+"""What a call session reports, and the outbox that delivers it without holding up the audio.
+
+Events: the agent's state, transcript lines, turn metrics, interruptions and resumptions, transfer
+requests, tool calls, errors, the end.
+"""
 
 from __future__ import annotations
 

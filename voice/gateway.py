@@ -8,8 +8,8 @@ each request the chain:
 - writes one row in the tenant's AI call log per attempt (``InvocationRecorder``), with digests and sizes of what
   was sent and received, never the content itself unless the tenant asked for the exact requests to be kept.
 
-The log itself and the tenant's settings belong to the host: they come in as ``protocols.AIRequestLog`` and
-``protocols.Minimisation``.
+The log itself and the tenant's settings belong to the host: they come in as
+``protocols.AIRequestLog`` and ``protocols.Minimisation``.
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ class Attempt:
 class InvocationRecorder:
     """Collect log rows of one call and write them without holding up the conversation.
 
-    ``log`` receives the rows one after another, in order, from a task of its own; without one the rows stay in
-    ``rows``. ``minimised_fields`` names the context fields removed for this call; ``minimisation`` says
-    whether rows keep the text sent.
+    ``log`` receives the rows one after another, in order, from a task of its own; without one
+    the rows stay in ``rows``. ``minimised_fields`` names the context fields removed for this
+    call; ``minimisation`` says whether rows keep the text sent.
     """
 
     def __init__(self, log: AIRequestLog | None, *, minimisation: Minimisation | None = None,

@@ -1,11 +1,11 @@
-"""What the engine needs from the application that hosts it, as small protocols the host implements.
+"""What the engine needs from the application that hosts it: small protocols the host implements.
 
 The engine imports no web framework and no application code; the host (``calls``) passes these in:
 
-- ``ProviderChoice``: which providers a call may use, per role, in order of preference. Only the host knows its
-  subprocessor register, the tenant's objections and region policy, and its credentials.
+- ``ProviderChoice``: which providers a call may use, per role, in order of preference. Only the
+  host knows its subprocessor register, the tenant's objections and region policy, its credentials.
 - ``Minimisation``: the tenant's choices on what reaches an AI provider and what the AI log keeps.
-- ``AIRequestLog``: where each AI request's row goes (the host's append-only, per-tenant AI call log).
+- ``AIRequestLog``: where each AI request's row goes (the host's append-only AI call log).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ class ProviderSet:
     stt: list[SpeechToText] = field(default_factory=list)
     llm: list[LanguageModel] = field(default_factory=list)
     tts: list[TextToSpeech] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # slugs the host left out (for logs and tests)
+    skipped: list[str] = field(default_factory=list)  # slugs the host left out (logs, tests)
     skip_reasons: dict[str, str] = field(default_factory=dict)  # slug -> why
-    register_version: str = ""  # the host's provider list version in force, recorded with each request
+    register_version: str = ""  # the host's provider list version in force, logged per request
 
 
 class ProviderChoice(Protocol):
@@ -34,11 +34,11 @@ class ProviderChoice(Protocol):
 
     def __call__(self, *, tenant: Any, script: Any, mode: str = "auto",
                  fake_options: dict | None = None) -> ProviderSet:
-        """Return the providers a call of ``tenant`` on ``script`` may use (host objects, opaque here).
+        """Return the providers a call of ``tenant`` on ``script`` may use (host objects).
 
-        ``mode``: "auto" (the vendors the host has credentials for, then the local engines), "local" (local
-        engines only), "fake" (fakes set up by ``fake_options``), "bench" (fakes with the benchmark's
-        standard latencies, see ``voice.benchmark``).
+        ``mode``: "auto" (the vendors the host has credentials for, then the local engines),
+        "local" (local engines only), "fake" (fakes set up by ``fake_options``), "bench" (fakes
+        with the benchmark's standard latencies, see ``voice.benchmark``).
         """
         ...
 
@@ -48,7 +48,7 @@ class Minimisation(Protocol):
 
     @property
     def excluded_fields(self) -> Collection[str]:
-        """Name the context fields that never reach an AI provider (see ``safeguards.minimise_context``)."""
+        """Name the context fields that never reach an AI (see ``safeguards.minimise_context``)."""
         ...
 
     @property
@@ -61,11 +61,12 @@ class AIRequestLog(Protocol):
     """Store the rows of one call's AI requests (see ``gateway.InvocationRecorder``)."""
 
     async def write(self, row: Mapping[str, Any]) -> None:
-        """Store one row: provider, role, model, region, started_at, duration_ms, outcome, error_class,
-        request_sha256, request_bytes, response_sha256, response_bytes, prompt_tokens, completion_tokens,
-        minimised_fields, redactions, no_training, register_version and payload ("" unless kept).
+        """Store one row.
 
-        Rows come one at a time, in order, from a task apart from the conversation: a slow store delays
-        only the log.
+        Its keys: provider, role, model, region, started_at, duration_ms, outcome, error_class,
+        request_sha256, request_bytes, response_sha256, response_bytes, prompt_tokens,
+        completion_tokens, minimised_fields, redactions, no_training, register_version, and
+        payload ("" unless kept). Rows come one at a time, in order, from a task apart from the
+        conversation: a slow store delays only the log.
         """
         ...

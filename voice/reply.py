@@ -1,5 +1,8 @@
-"""One agent reply: the LLM request and its stream, the conversation history, and ``AgentReply``, which turns
-text into sentences, filters them, synthesizes them and queues their audio, while knowing what was heard."""
+"""One agent reply: the LLM request and its stream, the conversation history, and ``AgentReply``.
+
+``AgentReply`` turns text into sentences, filters, synthesizes and queues them, and knows how much
+of them the caller heard.
+"""
 
 from __future__ import annotations
 
@@ -50,7 +53,8 @@ class LlmStream:
     async def _pump(self, llm: LanguageModel, messages: list[ChatMessage], max_tokens: int | None,
                     temperature: float) -> None:
         try:
-            async with closing_stream(llm.stream(messages, max_tokens=max_tokens, temperature=temperature)) as deltas:
+            stream = llm.stream(messages, max_tokens=max_tokens, temperature=temperature)
+            async with closing_stream(stream) as deltas:
                 async for delta in deltas:
                     if delta.text:
                         if self.first_token_at is None:
@@ -315,7 +319,8 @@ class AgentReply:
         if self.turn is not None and self.turn.tts_started_at is None:
             self.turn.tts_started_at = ctx.clock()
         reframer: FrameBuffer | None = None
-        async with closing_stream(ctx.tts.synthesize(sentence.text, language=ctx.language, voice=ctx.voice)) as frames:
+        stream = ctx.tts.synthesize(sentence.text, language=ctx.language, voice=ctx.voice)
+        async with closing_stream(stream) as frames:
             async for frame in frames:
                 if len(frame.pcm) == FRAME_BYTES:
                     self._put(sentence, frame)

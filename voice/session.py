@@ -20,9 +20,9 @@ Integration notes:
 * ``e2e_ms`` runs to the moment the first frame is put into ``audio_out``; the transport adds its own delay.
 * ``emit`` receives events in order from one delivery task, so a slow consumer never stalls the audio path.
 
-Around ``CallSession`` (here) are its parts: ``config`` (``SessionConfig``), ``events`` (what it reports, and the
-outbox), ``turns`` (turn metrics, timers) and ``reply`` (the LLM stream, the history, one agent reply). The names
-a transport needs are importable from this module.
+Around ``CallSession`` (here) are its parts: ``config`` (``SessionConfig``), ``events`` (what it
+reports, and the outbox), ``turns`` (turn metrics, timers) and ``reply`` (the LLM stream, the
+history, one agent reply). The names a transport needs are importable from this module.
 """
 
 from __future__ import annotations

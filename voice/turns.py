@@ -1,4 +1,4 @@
-"""The clock of a caller turn (``TurnMetrics``, for the latency waterfall) and the loop timers a session arms."""
+"""The clock stamps of a caller turn (``TurnMetrics``) and the loop timers a session arms."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ from voice.tests.mistral_standin import no_proxy, stand_in  # noqa: F401 - share
 
 @pytest.fixture(autouse=True)
 def _closed_circuit_breakers():
-    """Start each test with every provider's circuit closed: breakers are process-wide, like in production.
+    """Start each test with every provider's circuit closed (breakers are process-wide).
 
-    The project's conftest does the same; this one keeps voice/tests runnable on their own, without Django.
+    The project's conftest does the same; this one lets voice/tests run alone, without Django.
     """
     reset_breakers()
     yield

@@ -79,7 +79,8 @@ class Minimisation:
 async def test_rows_reach_the_log_in_order_with_the_text_sent_only_when_kept(keep):
     log = MemoryLog()
     recorder = InvocationRecorder(log, minimisation=Minimisation(keep_payloads=keep))
-    chain = LanguageModelChain([llm("a", fail_rate=1.0), llm("b")], recorder, first_output_timeout_s=2)
+    chain = LanguageModelChain([llm("a", fail_rate=1.0), llm("b")], recorder,
+                               first_output_timeout_s=2)
     assert await reply(chain) == "Bonjour et bienvenue."
     await recorder.flush()
     assert [(r["provider"], r["outcome"]) for r in log.rows] == [("a", "error"), ("b", "ok")]
