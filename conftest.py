@@ -79,7 +79,7 @@ def _close_sync_thread_connections(django_db_setup):
 @pytest.fixture(autouse=True)
 def _closed_circuit_breakers():
     """Start each test with every provider's circuit closed: breakers are process-wide, like in production."""
-    from calls.pipeline.gateway import reset_breakers
+    from voice.gateway import reset_breakers
 
     reset_breakers()
     yield

@@ -4,7 +4,7 @@
 
 One process and one event loop, as ``manage.py runworker livekit-bridge`` runs it: channels' ``Worker`` takes the
 ``call.join`` messages from the (in-memory) channel layer and hands them to ``LiveKitBridgeConsumer``, which carries
-each call with ``mode="bench"`` providers (fakes with the standard latency profile of calls.pipeline.benchmark).
+each call with ``mode="bench"`` providers (fakes with the standard latency profile of voice.benchmark).
 The fake room (calls.testing_livekit) streams the caller's audio at real time in 10 ms 48 kHz frames: silence, and
 1.2 s of speech each time the agent has been quiet for 0.6 s after speaking, like a caller answering. Calls start
 within one second of each other; each caller hangs up after --seconds. LiveKit's API (the room deletion at the end)
@@ -116,9 +116,9 @@ async def run(calls: list, seconds: float) -> dict:
     from channels.worker import Worker
 
     from calls import bridge, livekit
-    from calls.pipeline.audio import tone
-    from calls.pipeline.runtime import freeze_startup_heap
     from calls.testing_livekit import RATE, FakeAudioSource, FakeMedia
+    from voice.audio import tone
+    from voice.runtime import freeze_startup_heap
 
     speech, medias, callers, said = tone(SPEECH_MS, 300.0, 0.3, sample_rate=RATE), [], [], Counter()
 

@@ -36,7 +36,7 @@ def cpu_seconds(pid):
 
 
 async def one_call(session, url, turns, start_delay, results):
-    from calls.pipeline.audio import silence, tone
+    from voice.audio import silence, tone
 
     quiet, speech = silence(20), [tone(20, 300.0, 0.3)] * 60
     await asyncio.sleep(start_delay)
@@ -111,11 +111,11 @@ def main():
 
         django.setup()
         from calls.models import Call, Script
-        from calls.pipeline.benchmark import injected_ms
         from calls.services import call_create
         from tenants.models import Tenant
         from tenants.scope import tenant_scope
         from tenants.ws import ws_token
+        from voice.benchmark import injected_ms
 
         tenant = Tenant.objects.get(slug="demo")
         urls = []

@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from callkom.routing import channel_routes, websocket_urlpatterns  # noqa: E402
-from calls.pipeline.runtime import freeze_startup_heap  # noqa: E402
+from voice.runtime import freeze_startup_heap  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -34,11 +34,11 @@ from django.conf import settings
 
 from tenants.models import Tenant, TenantSettings
 from tenants.scope import tenant_scope
+from voice.audio import SAMPLE_RATE, FrameBuffer, StreamResampler
+from voice.pacing import play_out
 
 from . import livekit
 from .models import Call
-from .pipeline.audio import SAMPLE_RATE, FrameBuffer, StreamResampler
-from .pipeline.pacing import play_out
 from .runner import CallRun, call_group, supervisor_command_apply
 from .services import TransitionError, call_transition
 

@@ -19,11 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tenants.models import LegalBasis, Tenant, TenantSettings
+from voice.safeguards import discloses_ai
 
 from . import calling_rules
 from .contacts import contact_list_blockers
 from .models import Call, Campaign, CampaignTarget, ContactList, ContactListEntry, Script
-from .pipeline.safeguards import discloses_ai
 from .services import call_transition
 
 C = Campaign.Status

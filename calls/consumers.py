@@ -25,11 +25,11 @@ from django.utils.translation import gettext as _
 from tenants.scope import activate, all_tenants_scope
 from tenants.selectors import membership_for
 from tenants.ws import POLICY_VIOLATION
+from voice.audio import SAMPLE_RATE, BadAudio, FrameBuffer, StreamResampler, validate_pcm
+from voice.pacing import play_out
 
 from . import services
 from .models import Call
-from .pipeline.audio import SAMPLE_RATE, BadAudio, FrameBuffer, StreamResampler, validate_pcm
-from .pipeline.pacing import play_out
 from .runner import CallRun, call_group, supervisor_command_apply
 
 logger = logging.getLogger(__name__)

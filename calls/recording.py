@@ -18,8 +18,9 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from encrypted_model_fields.fields import get_crypter
 
+from voice.audio import SAMPLE_RATE, SAMPLE_WIDTH
+
 from .models import Call, Recording
-from .pipeline.audio import SAMPLE_RATE, SAMPLE_WIDTH
 
 MAX_SECONDS = 3 * 3600
 

@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from compliance.services import ai_invocation_append
 from tenants.models import TenantSettings
+from voice.gateway import InvocationRecorder, LanguageModelChain
+from voice.postcall import PostCallResult, summarise
 
 from . import services
 from .models import Call, CallReport
-from .pipeline.gateway import InvocationRecorder, LanguageModelChain
-from .pipeline.postcall import PostCallResult, summarise
-from .pipeline.registry import build_providers
+from .providers import AIInvocationLog, TenantMinimisation, build_providers
 
 
 def call_report_generate(*, call: Call, mode: str = "auto") -> CallReport:
@@ -23,8 +23,9 @@ def call_report_generate(*, call: Call, mode: str = "auto") -> CallReport:
     tenant, script = call.tenant, call.script
     tenant_settings = TenantSettings.objects.get(tenant=tenant)
     providers = build_providers(tenant=tenant, script=script, mode=mode)
-    recorder = InvocationRecorder(functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk),
-                                  minimised_fields=[], keep_payloads=tenant_settings.log_ai_request_payloads,
+    write = functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk)
+    minimisation = TenantMinimisation.of(tenant_settings)
+    recorder = InvocationRecorder(AIInvocationLog(write), minimisation=minimisation,
                                   register_version=providers.register_version)
     chain = LanguageModelChain(providers.llm, recorder,
                                first_output_timeout_s=settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S["llm"])

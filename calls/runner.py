@@ -21,19 +21,20 @@ from django.conf import settings
 
 from compliance.services import ai_invocation_append, incident_candidate_record
 from tenants.models import TenantSettings
-
-from . import services
-from .models import Call
-from .pipeline.gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
-from .pipeline.registry import ProviderSet, build_providers
-from .pipeline.safeguards import (
+from voice.gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
+from voice.protocols import ProviderSet
+from voice.safeguards import (
     OutputFilter,
     PromptParts,
     build_system_prompt,
     greeting_with_disclosure,
     minimise_context,
 )
-from .pipeline.session import CallSession, SessionConfig
+from voice.session import CallSession, SessionConfig
+
+from . import services
+from .models import Call
+from .providers import AIInvocationLog, TenantMinimisation, build_providers
 from .recording import CallRecorder, recording_store
 
 logger = logging.getLogger(__name__)
@@ -83,10 +84,12 @@ class CallRun:
         tenant, script = call.tenant, call.script
         tenant_settings = TenantSettings.objects.get(tenant=tenant)  # fresh: the tenant's choices as of now
         providers = build_providers(tenant=tenant, script=script, mode=mode, fake_options=fake_options)
-        context, removed = minimise_context(_contact_context(call.contact), tenant_settings.ai_excluded_fields)
+        minimisation = TenantMinimisation.of(tenant_settings)
+        contact = _contact_context(call.contact)
+        context, removed = minimise_context(contact, minimisation.excluded_fields)
         write = recorder_write or functools.partial(ai_invocation_append, tenant=tenant, call_id=call.pk)
-        recorder = InvocationRecorder(write, minimised_fields=removed,
-                                      keep_payloads=tenant_settings.log_ai_request_payloads,
+        recorder = InvocationRecorder(AIInvocationLog(write), minimisation=minimisation,
+                                      minimised_fields=removed,
                                       register_version=providers.register_version)
         budgets = settings.PIPELINE_FIRST_OUTPUT_TIMEOUT_S
         prompt = build_system_prompt(

@@ -15,12 +15,12 @@ from tenants.crypto import email_index, normalize_email, normalize_phone, phone_
 from tenants.models import Tenant
 from tenants.roles import Perm, role_has
 from tenants.selectors import membership_for
+from voice.extract import DECLINED, OBJECTED, detect_refusal
+from voice.safeguards import discloses_ai, redact
 
 from .delivery import call_completed_emit
 from .donotcall import do_not_call_add
 from .models import Call, CallReport, Contact, DoNotCallSource, Script, SupervisorAction, Utterance
-from .pipeline.extract import DECLINED, OBJECTED, detect_refusal
-from .pipeline.safeguards import discloses_ai, redact
 
 REPORT_SLOTS = ("name", "phone", "email", "company", "need", "appointment")
 TOOLS = ("transfer", "end_call")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from .pipeline.audio import FRAME_BYTES, AudioFrame, silence
-from .pipeline.pacing import AudioClosed
-from .pipeline.session import CallSession
+from voice.audio import FRAME_BYTES, AudioFrame, silence
+from voice.pacing import AudioClosed
+from voice.session import CallSession
 
 TURN_TIMEOUT_S = 60.0
 

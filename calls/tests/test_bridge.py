@@ -17,7 +17,6 @@ from livekit import rtc
 from calls import bridge, livekit, services
 from calls.bridge import LiveKitBridgeConsumer, parse_join
 from calls.models import Call, CallReport, Utterance
-from calls.pipeline.audio import silence, tone
 from calls.runner import call_group
 from calls.testing_livekit import RATE, FakeMedia, FakeParticipant, FakeTrack
 from calls.tests.livekit_standin import API_SECRET, livekit_server_fixture  # noqa: F401 - fixture
@@ -25,6 +24,7 @@ from subprocessors.services import subprocessor_seed_defaults
 from tenants.models import TenantSettings
 from tenants.scope import all_tenants_scope, tenant_scope
 from tenants.services import tenant_create
+from voice.audio import silence, tone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

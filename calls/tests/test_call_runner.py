@@ -9,10 +9,7 @@ from django.test import override_settings
 
 from calls import services
 from calls.models import Call
-from calls.pipeline.gateway import reset_breakers
-from calls.pipeline.providers.fake import FakeLanguageModel
-from calls.pipeline.providers.scripted import ScriptedDialogueEngine
-from calls.pipeline.registry import build_providers, script_spec
+from calls.providers import build_providers, script_spec
 from calls.runner import CallRun
 from calls.simulation import converse
 from compliance.models import AIInvocation, IncidentCandidate
@@ -21,6 +18,9 @@ from subprocessors.services import subprocessor_seed_defaults, subprocessor_set_
 from tenants.models import TenantSettings
 from tenants.scope import tenant_scope
 from tenants.services import tenant_create
+from voice.gateway import reset_breakers
+from voice.providers.fake import FakeLanguageModel
+from voice.providers.scripted import ScriptedDialogueEngine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CARD = "4111 1111 1111 1111"

@@ -13,13 +13,13 @@ from callkom.routing import websocket_urlpatterns
 from calls import services
 from calls.consumers import MediaStreamConsumer
 from calls.models import Call, SupervisorAction
-from calls.pipeline.audio import tone
-from calls.pipeline.gateway import reset_breakers
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.roles import Role
 from tenants.scope import tenant_scope
 from tenants.services import membership_add, tenant_create, user_create
 from tenants.ws import ws_token
+from voice.audio import tone
+from voice.gateway import reset_breakers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 application = URLRouter(websocket_urlpatterns)

@@ -28,7 +28,6 @@ from calls.models import (
     SupervisorAction,
     Utterance,
 )
-from calls.pipeline.audio import tone
 from calls.privacy import CallsPersonalData
 from calls.recording import CallRecorder, recording_store
 from compliance import fulfilment, rights
@@ -39,6 +38,7 @@ from compliance.services import ai_invocation_append
 from compliance.tests.rights_helpers import EMAIL, PHONE, RightsTestCase, mails_to
 from tenants.crypto import email_index, phone_index
 from tenants.scope import all_tenants_scope
+from voice.audio import tone
 
 # Rights requests have deadlines; the export's download link expires.
 pytestmark = pytest.mark.clock

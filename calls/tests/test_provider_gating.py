@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from calls import services
 from calls.models import Call, Script
-from calls.pipeline.gateway import reset_breakers
-from calls.pipeline.registry import build_providers
+from calls.providers import build_providers
 from calls.runner import CallRun
 from calls.simulation import converse
 from compliance.models import AIInvocation
@@ -20,6 +19,7 @@ from subprocessors.register import current_version, register_publish
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.scope import tenant_scope
 from tenants.services import tenant_create
+from voice.gateway import reset_breakers
 
 # Change notices and effective dates are read against today's date.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.clock]

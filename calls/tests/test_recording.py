@@ -15,13 +15,13 @@ from callkom.routing import websocket_urlpatterns
 from calls import services
 from calls.consumers import MediaStreamConsumer
 from calls.models import Call, Recording
-from calls.pipeline.audio import silence, tone
 from calls.recording import CallRecorder, recording_audio
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.models import TenantSettings
 from tenants.scope import tenant_scope
 from tenants.services import tenant_create, user_create
 from tenants.ws import ws_token
+from voice.audio import silence, tone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

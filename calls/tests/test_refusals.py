@@ -2,8 +2,8 @@ import pytest
 
 from calls import services
 from calls.models import Call, DoNotCall, DoNotCallSource
-from calls.pipeline.extract import DECLINED, OBJECTED, REFUSED, detect_refusal
 from tenants.testing import TwoTenantTestCase
+from voice.extract import DECLINED, OBJECTED, REFUSED, detect_refusal
 
 
 @pytest.mark.parametrize(("line", "kind"), [

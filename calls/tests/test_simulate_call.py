@@ -11,13 +11,13 @@ from django.db import connection
 from django.utils import timezone
 
 from calls.models import Call, CallReport, Utterance
-from calls.pipeline.gateway import reset_breakers
 from calls.services import demo_scripts_ensure
 from compliance.models import AIInvocation
 from compliance.selectors import ai_log_chain_verify
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.scope import tenant_scope
 from tenants.services import tenant_create
+from voice.gateway import reset_breakers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

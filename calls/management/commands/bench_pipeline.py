@@ -3,7 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from calls.pipeline.benchmark import bench
+from voice.benchmark import bench
 
 
 class Command(BaseCommand):

@@ -72,7 +72,7 @@ class Command(TenantCommand):
 
 async def _synthesise(run, lines):
     """Turn each caller line into speech with the local voice (the caller's side: not an AI request)."""
-    from calls.pipeline.providers.espeak import EspeakTextToSpeech
+    from voice.providers.espeak import EspeakTextToSpeech
 
     voice = EspeakTextToSpeech(voice="en-us" if run.config.language == "en" else None)
     return {line: [frame async for frame in voice.synthesize(line, language=run.config.language)]

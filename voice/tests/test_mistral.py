@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from calls.pipeline.providers.base import ChatMessage, LanguageModel, LLMDelta, ProviderError, Usage
-from calls.pipeline.providers.mistral import MistralLanguageModel
+from voice.providers.base import ChatMessage, LanguageModel, LLMDelta, ProviderError, Usage
+from voice.providers.mistral import MistralLanguageModel
 
 MESSAGES = [ChatMessage("system", "Tu es l'assistant du cabinet."), ChatMessage("user", "Bonjour")]
 SCHEMA = {

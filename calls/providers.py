@@ -1,35 +1,60 @@
-"""Build each role's ordered provider chain for one call.
+"""Connect the voice engine to the project: the protocols of ``voice.protocols``, implemented here.
+
+- ``AIInvocationLog`` (an ``AIRequestLog``): a call's AI requests go to the tenant's AI call log.
+- ``TenantMinimisation`` (a ``Minimisation``): what reaches an AI, and what the log keeps.
+- ``build_providers`` (a ``ProviderChoice``): each role's ordered providers for one call.
 
 Order: the real vendor when its credentials are configured, then CALLKOM's local engine as the last fallback
 (so a call always has somewhere to go). A provider is used only while its subprocessor in the public register is
 active and within its effective dates, not switched off by staff, not objected to by the tenant (an open objection
 to a change notice, or an exemption), and allowed by the tenant's region policy. Every request the call makes then
 records the list version in force (``register_version``). ``mode="fake"`` builds the fake
-adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies; they are not in the
-register and never see real data.
+adapters for tests, ``mode="bench"`` the same with the benchmark's standard latencies
+(``voice.benchmark``); they are not in the register and never see real data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from subprocessors.models import Subprocessor
 from subprocessors.register import version_in_force
 from subprocessors.selectors import objected_slugs
+from voice.benchmark import standard_providers
+from voice.protocols import ProviderSet
+from voice.providers.scripted import ScriptSpec, ScriptStep
 
-from .providers.scripted import ScriptSpec, ScriptStep
+
+class AIInvocationLog:
+    """Append one call's AI requests to the tenant's AI call log, in order.
+
+    ``append`` is the ORM writer (``compliance.services.ai_invocation_append`` bound to the tenant
+    and call); it is synchronous, so each row runs in Django's thread for synchronous code.
+    """
+
+    def __init__(self, append: Callable[..., object]) -> None:
+        self._append = sync_to_async(append, thread_sensitive=True)
+
+    async def write(self, row: Mapping[str, Any]) -> None:
+        await self._append(**row)
 
 
-@dataclass
-class ProviderSet:
-    stt: list = field(default_factory=list)
-    llm: list = field(default_factory=list)
-    tts: list = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # slugs left out by the register or the region policy
-    skip_reasons: dict[str, str] = field(default_factory=dict)  # slug -> why (for logs and tests)
-    register_version: str = ""  # the published list version in force when the chains were built
+@dataclass(frozen=True)
+class TenantMinimisation:
+    """The tenant's settings on what reaches an AI provider and what its AI call log keeps."""
+
+    excluded_fields: tuple[str, ...]
+    keep_payloads: bool
+
+    @classmethod
+    def of(cls, tenant_settings) -> TenantMinimisation:
+        return cls(excluded_fields=tuple(tenant_settings.ai_excluded_fields),
+                   keep_payloads=tenant_settings.log_ai_request_payloads)
 
 
 def script_spec(script) -> ScriptSpec:
@@ -43,20 +68,20 @@ def script_spec(script) -> ScriptSpec:
 def _candidates(script):
     """Yield (role, slug, factory) in order of preference."""
     if settings.GOOGLE_APPLICATION_CREDENTIALS:
-        from .providers.google_stt import GoogleSpeechToText
-        from .providers.google_tts import GoogleTextToSpeech
+        from voice.providers.google_stt import GoogleSpeechToText
+        from voice.providers.google_tts import GoogleTextToSpeech
 
         yield "stt", "google-stt", lambda: GoogleSpeechToText(project_id=settings.GOOGLE_CLOUD_PROJECT,
                                                               location=settings.GOOGLE_LOCATION)
         yield "tts", "google-tts", lambda: GoogleTextToSpeech(location=settings.GOOGLE_LOCATION)
     if settings.MISTRAL_API_KEY:
-        from .providers.mistral import MistralLanguageModel
+        from voice.providers.mistral import MistralLanguageModel
 
         yield "llm", "mistral", lambda: MistralLanguageModel(
             settings.MISTRAL_API_KEY, model=settings.MISTRAL_MODEL, server_url=settings.MISTRAL_SERVER_URL or None)
-    from .providers.espeak import EspeakTextToSpeech
-    from .providers.pocketsphinx_stt import PocketsphinxSpeechToText
-    from .providers.scripted import ScriptedDialogueEngine
+    from voice.providers.espeak import EspeakTextToSpeech
+    from voice.providers.pocketsphinx_stt import PocketsphinxSpeechToText
+    from voice.providers.scripted import ScriptedDialogueEngine
 
     yield "stt", "local-pocketsphinx", PocketsphinxSpeechToText
     yield "llm", "local-scripted", lambda: ScriptedDialogueEngine(script_spec(script))
@@ -64,13 +89,14 @@ def _candidates(script):
 
 
 def build_providers(*, tenant, script, mode: str = "auto", fake_options: dict | None = None) -> ProviderSet:
+    """Return the providers a call of ``tenant`` on ``script`` may use now."""
     if mode == "fake":
         providers = _fake_providers(script, fake_options or {})
         version = version_in_force() if tenant is not None else None
         providers.register_version = str(version.number) if version else ""
         return providers
     if mode == "bench":
-        return _fake_providers(script, standard_profile())
+        return standard_providers()
     register = {sub.slug: sub for sub in Subprocessor.objects.all()}
     objected = objected_slugs(tenant)
     version = version_in_force()
@@ -100,23 +126,9 @@ def _refusal(subprocessor: Subprocessor | None, tenant, objected: set[str]) -> s
     return ""
 
 
-def standard_profile() -> dict:
-    """Fake providers with the benchmark's standard latencies (see calls.pipeline.benchmark)."""
-    from . import benchmark
-
-    return {
-        "utterances": [f"phrase numéro {i} du client" for i in range(10_000)],
-        "stt": {"final_delay_ms": benchmark.STT_FINAL_MS - benchmark.STT_ENDPOINTING_MS,
-                "endpointing_ms": benchmark.STT_ENDPOINTING_MS},
-        "replies": [benchmark.REPLY],
-        "llm": {"first_token_ms": benchmark.LLM_FIRST_TOKEN_MS, "tokens_per_second": benchmark.LLM_TOKENS_PER_S},
-        "tts": {"first_byte_ms": benchmark.TTS_FIRST_BYTE_MS},
-    }
-
-
 def _fake_providers(script, options: dict) -> ProviderSet:
-    from .providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
-    from .providers.scripted import ScriptedDialogueEngine
+    from voice.providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
+    from voice.providers.scripted import ScriptedDialogueEngine
 
     llm = FakeLanguageModel(options["replies"], **options.get("llm", {})) if "replies" in options else None
     return ProviderSet(

@@ -5,10 +5,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from calls.pipeline.audio import FRAME_BYTES, SAMPLE_RATE, AudioFrame
-from calls.pipeline.providers.base import ProviderError, SpeechToText, TextToSpeech
-from calls.pipeline.providers.espeak import EspeakTextToSpeech, split_sentences
-from calls.pipeline.providers.pocketsphinx_stt import PocketsphinxSpeechToText
+from voice.audio import FRAME_BYTES, SAMPLE_RATE, AudioFrame
+from voice.providers.base import ProviderError, SpeechToText, TextToSpeech
+from voice.providers.espeak import EspeakTextToSpeech, split_sentences
+from voice.providers.pocketsphinx_stt import PocketsphinxSpeechToText
 
 FRENCH = "Bonjour, vous êtes bien chez le cabinet du docteur Martin. Que puis-je faire pour vous ?"
 ENGLISH = "Hello, you have reached the office of doctor Martin. How can I help you?"

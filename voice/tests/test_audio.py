@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from calls.pipeline.audio import (
+from voice.audio import (
     FRAME_BYTES,
     SILENCE_DBFS,
     AudioFrame,

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from calls.pipeline.gateway import (
+from voice.gateway import (
     AllProvidersFailed,
     CircuitBreaker,
     InvocationRecorder,
@@ -12,10 +12,10 @@ from calls.pipeline.gateway import (
     breaker_for,
     reset_breakers,
 )
-from calls.pipeline.providers.base import ChatMessage, ProviderError
-from calls.pipeline.providers.fake import FakeLanguageModel, FakeTextToSpeech
-from calls.pipeline.providers.mistral import MistralLanguageModel
-from calls.pipeline.safeguards import PromptParts, build_system_prompt, minimise_context
+from voice.providers.base import ChatMessage, ProviderError
+from voice.providers.fake import FakeLanguageModel, FakeTextToSpeech
+from voice.providers.mistral import MistralLanguageModel
+from voice.safeguards import PromptParts, build_system_prompt, minimise_context
 
 CARD = "4111 1111 1111 1111"
 
@@ -56,6 +56,35 @@ async def test_a_slow_first_token_times_out_to_the_next_provider():
     chain = LanguageModelChain([llm("slow", first_token_ms=2000), llm("fast")], recorder, first_output_timeout_s=0.1)
     assert await reply(chain) == "Bonjour et bienvenue."
     assert [r["outcome"] for r in recorder.rows] == ["timeout", "ok"]
+
+
+class MemoryLog:
+    """An ``AIRequestLog`` that keeps its rows, taking a moment per row as a database would."""
+
+    def __init__(self):
+        self.rows = []
+
+    async def write(self, row):
+        await asyncio.sleep(0.001)
+        self.rows.append(dict(row))
+
+
+@dataclasses.dataclass(frozen=True)
+class Minimisation:
+    excluded_fields: tuple = ()
+    keep_payloads: bool = False
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_rows_reach_the_log_in_order_with_the_text_sent_only_when_kept(keep):
+    log = MemoryLog()
+    recorder = InvocationRecorder(log, minimisation=Minimisation(keep_payloads=keep))
+    chain = LanguageModelChain([llm("a", fail_rate=1.0), llm("b")], recorder,
+                               first_output_timeout_s=2)
+    assert await reply(chain) == "Bonjour et bienvenue."
+    await recorder.flush()
+    assert [(r["provider"], r["outcome"]) for r in log.rows] == [("a", "error"), ("b", "ok")]
+    assert [bool(r["payload"]) for r in log.rows] == [keep, keep]
 
 
 async def test_every_provider_failing_raises():

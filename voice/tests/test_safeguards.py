@@ -1,6 +1,6 @@
 import pytest
 
-from calls.pipeline.safeguards import (
+from voice.safeguards import (
     CARD_PLACEHOLDER,
     IBAN_PLACEHOLDER,
     OutputFilter,

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from calls.pipeline.audio import FRAME_BYTES, frames_from_pcm, mix, noise, rms_dbfs, tone
-from calls.pipeline.providers.base import (
+from voice.audio import FRAME_BYTES, frames_from_pcm, mix, noise, rms_dbfs, tone
+from voice.providers.base import (
     ChatMessage,
     LanguageModel,
     LLMDelta,
@@ -15,7 +15,7 @@ from calls.pipeline.providers.base import (
     Transcript,
     Usage,
 )
-from calls.pipeline.providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech, split_pieces
+from voice.providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech, split_pieces
 
 SLACK = 0.5  # seconds of upper-bound tolerance for a loaded machine; lower bounds are exact (sleep never wakes early)
 EPS = 0.005  # event-loop clock granularity

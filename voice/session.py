@@ -2,7 +2,7 @@
 
 Pipeline: caller frames -> VAD (barge-in, silence, end of speech) and one long-running STT stream -> end of turn
 on a final transcript with ``end_of_utterance`` (or a typed line) -> LLM token stream -> action markers stripped
-(see ``calls.pipeline.text``) -> sentences -> ``output_filter`` -> TTS -> ``audio_out``. The LLM keeps streaming
+(see ``voice.text``) -> sentences -> ``output_filter`` -> TTS -> ``audio_out``. The LLM keeps streaming
 while the first sentence is synthesized and played.
 
 Integration notes:
@@ -19,6 +19,10 @@ Integration notes:
 * Silence and max duration end the call after ``goodbye_text``; transfers are announced with ``transfer_text``.
 * ``e2e_ms`` runs to the moment the first frame is put into ``audio_out``; the transport adds its own delay.
 * ``emit`` receives events in order from one delivery task, so a slow consumer never stalls the audio path.
+
+Around ``CallSession`` (here) are its parts: ``config`` (``SessionConfig``), ``events`` (what it
+reports, and the outbox), ``turns`` (turn metrics, timers) and ``reply`` (the LLM stream, the
+history, one agent reply). The names a transport needs are importable from this module.
 """
 
 from __future__ import annotations
@@ -28,24 +32,39 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from .audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, AudioFrame, BadAudio, FrameBuffer
-from .pacing import FRAME_SECONDS, AudioOutQueue, PlayoutStats, play_out
-from .providers.base import ChatMessage, LanguageModel, ProviderError, SpeechToText, TextToSpeech, Transcript
-from .text import (
-    Marker,
-    MarkerParser,
-    SentenceSplitter,
-    is_intelligible,
-    marker_instructions,
-    normalize,
-    split_sentences,
-    wants_human,
+from .audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, AudioFrame, BadAudio
+from .config import SessionConfig
+from .events import (
+    Emit,
+    Ended,
+    ErrorEvent,
+    EventOutbox,
+    Interrupted,
+    Resumed,
+    SessionEvent,
+    StateChanged,
+    ToolCalled,
+    TranscriptEvent,
+    TransferRequested,
+    TurnMetricsEvent,
 )
+from .pacing import AudioOutQueue, PlayoutStats, play_out
+from .providers.base import (
+    ChatMessage,
+    LanguageModel,
+    ProviderError,
+    SpeechToText,
+    TextToSpeech,
+    Transcript,
+    closing_stream,
+)
+from .reply import Action, AgentReply, ConversationHistory, LlmStream, ReplyContext
+from .text import Marker, is_intelligible, marker_instructions, normalize, wants_human
+from .turns import Timer, TurnMetrics
 from .vad import VadEvent, VoiceActivityDetector
 
 __all__ = [
@@ -56,275 +75,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# --- configuration -------------------------------------------------------------------------------------------------
-
-_LINES = {
-    "fr": {
-        "fallback_text": "Pardon, je n'ai pas bien compris. Pouvez-vous répéter ?",
-        "reprompt_text": "Êtes-vous toujours là ?",
-        "goodbye_text": "Merci de votre appel. Au revoir.",
-        "transfer_text": "Je vous mets en relation avec un conseiller, merci de patienter.",
-    },
-    "en": {
-        "fallback_text": "Sorry, I did not catch that, could you repeat?",
-        "reprompt_text": "Are you still there?",
-        "goodbye_text": "Thank you for calling. Goodbye.",
-        "transfer_text": "I am putting you through to a colleague, please hold.",
-    },
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class SessionConfig:
-    """How one call behaves. Lines left at None take the language's default; an empty line is not spoken.
-
-    ``greeting`` is the first agent sentence and must disclose the AI. ``silence_timeout_s`` of caller silence
-    after the agent spoke brings ``reprompt_text`` once, then the goodbye and the end ("silence"). Caller speech
-    of ``barge_in_min_ms`` interrupts the agent; if no final transcript follows within
-    ``false_interruption_timeout_ms`` after the caller stops, the rest of the reply is spoken. With
-    ``early_llm_start`` the LLM starts on an interim transcript of stability >= ``early_llm_min_stability`` and
-    its reply is kept when the final text matches. ``max_unclear_turns`` unintelligible turns in a row (empty or
-    below ``min_confidence``, or speech of ``min_unheard_speech_ms`` that got no transcript within
-    ``no_transcript_timeout_ms``) transfer the call with reason "misunderstanding".
-    """
-
-    greeting: str
-    system_prompt: str
-    language: str = "fr"
-    voice: str | None = None
-    max_duration_s: float = 900.0
-    silence_timeout_s: float = 10.0
-    reprompt_text: str | None = None
-    fallback_text: str | None = None
-    goodbye_text: str | None = None
-    transfer_text: str | None = None
-    barge_in_min_ms: float = 250.0
-    min_interruption_words: int = 2  # a shorter final while the agent speaks is a backchannel ("oui", "ok")
-    false_interruption_timeout_ms: float = 1500.0
-    early_llm_start: bool = True
-    early_llm_min_stability: float = 0.85
-    max_history_turns: int = 12
-    max_unclear_turns: int = 3
-    min_confidence: float = 0.25
-    no_transcript_timeout_ms: float | None = 2500.0
-    min_unheard_speech_ms: float = 500.0
-    min_sentence_chars: int = 10
-    llm_max_tokens: int | None = 400
-    llm_temperature: float = 0.3
-    teach_markers: bool = True  # append the action-marker instructions to the system prompt
-    goodbye_grace_s: float = 8.0  # the call ends this long after a goodbye or transfer line started, spoken or not
-    stt_max_failures: int = 3  # STT streams failing in a row before the call is transferred ("stt_unavailable")
-    stt_drain_s: float = 1.0
-    stt_backlog_frames: int = 500  # caller frames the STT may lag behind before new ones are dropped
-
-    def __post_init__(self) -> None:
-        if self.language not in _LINES:
-            raise ValueError(f"language must be one of {', '.join(_LINES)}")
-        if not self.greeting.strip():
-            raise ValueError("a greeting is required: it carries the AI disclosure")
-        for name, default in _LINES[self.language].items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, default)
-
-
-# --- events --------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class SessionEvent:
-    """Something the session reports; ``at`` is the session clock in seconds."""
-
-    type: ClassVar[str] = "event"
-    at: float = field(default=0.0, kw_only=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the event as a JSON-ready dict, ``type`` first."""
-        return {"type": self.type, **{f.name: getattr(self, f.name) for f in fields(self)}}
-
-
-@dataclass(frozen=True, slots=True)
-class StateChanged(SessionEvent):
-    """The agent's state: "thinking", "speaking", "listening" or "ended"."""
-
-    type: ClassVar[str] = "state"
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptEvent(SessionEvent):
-    """A line of the conversation; agent lines are what was spoken (only the heard part when interrupted)."""
-
-    type: ClassVar[str] = "transcript"
-    speaker: str  # "caller" | "agent"
-    text: str
-    final: bool = True
-    interrupted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TurnMetricsEvent(SessionEvent):
-    """Latencies of one caller turn in milliseconds (None when a stage did not run)."""
-
-    type: ClassVar[str] = "turn_metrics"
-    turn: int
-    source: str
-    stt_final_delay_ms: float | None = None
-    llm_first_token_ms: float | None = None
-    tts_first_byte_ms: float | None = None
-    e2e_ms: float | None = None
-    interruptions: int = 0
-    early_llm: str | None = None
-    llm_error: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Interrupted(SessionEvent):
-    """The caller spoke over the agent; queued audio was dropped."""
-
-    type: ClassVar[str] = "interrupted"
-    heard_text: str
-    heard_ms: float
-    dropped_frames: int
-
-
-@dataclass(frozen=True, slots=True)
-class Resumed(SessionEvent):
-    """The interruption was false (no transcript followed); the unheard rest of the reply is spoken."""
-
-    type: ClassVar[str] = "resumed"
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class TransferRequested(SessionEvent):
-    type: ClassVar[str] = "transfer_requested"
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCalled(SessionEvent):
-    type: ClassVar[str] = "tool_call"
-    name: str
-    argument: str
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorEvent(SessionEvent):
-    """A stage failed ("audio", "stt", "llm", "tts", "tool", "filter" or "session"); ``recoverable`` says the call
-    goes on."""
-
-    type: ClassVar[str] = "error"
-    stage: str
-    message: str
-    recoverable: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Ended(SessionEvent):
-    type: ClassVar[str] = "ended"
-    reason: str
-
-
-Emit = Callable[[SessionEvent], Awaitable[None] | None]
 ToolHandler = Callable[[str], Awaitable[Any] | Any]
-
-
-class _EventOutbox:
-    """Deliver events to the consumer in order from one task, so that emitting never blocks the caller."""
-
-    def __init__(self, consumer: Emit | None) -> None:
-        self._consumer = consumer
-        self._queue: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
-        self._task: asyncio.Task | None = None
-        self._closed = False
-
-    def put(self, event: SessionEvent) -> None:
-        if self._consumer is not None and not self._closed:
-            self._queue.put_nowait(event)
-
-    def start(self) -> None:
-        if self._consumer is not None and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._deliver())
-
-    async def close(self, timeout_s: float = 2.0) -> None:
-        """Deliver what is queued (for at most ``timeout_s``) and stop."""
-        self._closed = True
-        if self._task is None:
-            return
-        self._queue.put_nowait(None)
-        done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
-        if not done:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _deliver(self) -> None:
-        while (event := await self._queue.get()) is not None:
-            try:
-                result = self._consumer(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception("session event consumer failed on a %s event", event.type)
-
-
-# --- per-turn metrics ----------------------------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class TurnMetrics:
-    """Clock stamps of one caller turn; ``to_dict`` turns them into latencies."""
-
-    source: str  # "audio" | "text"
-    final_at: float
-    speech_end_at: float | None = None
-    early_llm: str | None = None  # "hit" | "miss" | None (no speculative start)
-    llm_started_at: float | None = None
-    llm_first_token_at: float | None = None
-    tts_started_at: float | None = None
-    tts_first_frame_at: float | None = None
-    first_audio_at: float | None = None
-    interruptions: int = 0
-    llm_error: bool = False
-    closed: bool = False
-
-    def to_dict(self, turn: int) -> dict[str, Any]:
-        """Return the latencies in milliseconds; e2e runs from the end of caller speech (or the typed line)."""
-        anchor = self.speech_end_at if self.speech_end_at is not None else self.final_at
-        return {
-            "turn": turn,
-            "source": self.source,
-            "stt_final_delay_ms": _ms(self.speech_end_at, self.final_at),
-            "llm_first_token_ms": _ms(self.llm_started_at, self.llm_first_token_at),
-            "tts_first_byte_ms": _ms(self.tts_started_at, self.tts_first_frame_at),
-            "e2e_ms": _ms(anchor, self.first_audio_at),
-            "interruptions": self.interruptions,
-            "early_llm": self.early_llm,
-            "llm_error": self.llm_error,
-        }
-
-
-def _ms(start: float | None, end: float | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round((end - start) * 1000.0, 1)
-
-
-# --- small building blocks -----------------------------------------------------------------------------------------
-
-class _Timer:
-    """One pending loop callback that can be re-armed or cancelled; a timer costs no task."""
-
-    __slots__ = ("_handle",)
-
-    def __init__(self) -> None:
-        self._handle: asyncio.TimerHandle | None = None
-
-    def start(self, delay_s: float, callback: Callable[[], None]) -> None:
-        self.cancel()
-        self._handle = asyncio.get_running_loop().call_later(delay_s, callback)
-
-    def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
 
 
 class _FrameFeed:
@@ -351,351 +102,6 @@ class _FrameFeed:
             self._queue.put_nowait(None)  # stay ended for any later reader
             raise StopAsyncIteration
         return frame
-
-
-@asynccontextmanager
-async def _closing(iterator: AsyncIterator) -> AsyncIterator:
-    """Close a provider's async generator however the loop over it ends."""
-    try:
-        yield iterator
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-_END = object()
-
-
-class LlmStream:
-    """One LLM request running in its own task, its text pieces buffered until the reply reads them.
-
-    Running apart from the reply lets a speculative request (early LLM start) be adopted by the turn that follows.
-    """
-
-    def __init__(self, llm: LanguageModel, messages: list[ChatMessage], *, clock: Callable[[], float],
-                 spawn: Callable[[Coroutine], asyncio.Task], max_tokens: int | None, temperature: float) -> None:
-        self.started_at = clock()
-        self.first_token_at: float | None = None
-        self.usage = None
-        self._clock = clock
-        self._pieces: asyncio.Queue = asyncio.Queue()
-        self._task = spawn(self._pump(llm, messages, max_tokens, temperature))
-
-    async def next_text(self) -> str | None:
-        """Return the next piece of text, None at the end; raise the request's ``ProviderError``."""
-        item = await self._pieces.get()
-        if item is _END:
-            self._pieces.put_nowait(_END)
-            return None
-        if isinstance(item, ProviderError):
-            raise item
-        return item
-
-    def cancel(self) -> None:
-        self._task.cancel()
-
-    async def _pump(self, llm: LanguageModel, messages: list[ChatMessage], max_tokens: int | None,
-                    temperature: float) -> None:
-        try:
-            async with _closing(llm.stream(messages, max_tokens=max_tokens, temperature=temperature)) as deltas:
-                async for delta in deltas:
-                    if delta.text:
-                        if self.first_token_at is None:
-                            self.first_token_at = self._clock()
-                        self._pieces.put_nowait(delta.text)
-                    if delta.usage is not None:
-                        self.usage = delta.usage
-            self._pieces.put_nowait(_END)
-        except ProviderError as exc:
-            self._pieces.put_nowait(exc)
-        except Exception as exc:
-            logger.exception("language model adapter failed")
-            self._pieces.put_nowait(ProviderError(f"language model failed: {type(exc).__name__}"))
-
-
-class ConversationHistory:
-    """The messages of the call: the system prompt, then alternating assistant and user messages."""
-
-    def __init__(self, system_prompt: str, max_turns: int) -> None:
-        self.messages: list[ChatMessage] = [ChatMessage("system", system_prompt)]
-        self.max_turns = max_turns
-
-    def add(self, role: str, text: str) -> None:
-        """Append a message; consecutive messages of one role are merged so that roles keep alternating."""
-        _add_merged(self.messages, role, text)
-
-    def snapshot(self, pending_assistant: str = "") -> list[ChatMessage]:
-        """Return a copy of the messages as they will be once ``pending_assistant`` (if any) is added."""
-        messages = list(self.messages)
-        _add_merged(messages, "assistant", pending_assistant)
-        return messages
-
-    def for_llm(self, pending_user: str = "", *, context: list[ChatMessage] | None = None) -> list[ChatMessage]:
-        """Return the system prompt and the last ``max_turns`` exchanges (of ``context`` if given, else of the
-        history), plus ``pending_user`` if given."""
-        messages = self.messages if context is None else context
-        recent = messages[1:][-2 * self.max_turns:] if self.max_turns > 0 else []
-        view = [messages[0], *recent]
-        _add_merged(view, "user", pending_user)
-        return view
-
-
-def _add_merged(messages: list[ChatMessage], role: str, text: str) -> None:
-    text = text.strip()
-    if not text:
-        return
-    last = messages[-1]
-    if last.role == role:
-        messages[-1] = ChatMessage(role, f"{last.content} {text}")
-    else:
-        messages.append(ChatMessage(role, text))
-
-
-# --- one agent reply -----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """What the session does once a reply has been spoken."""
-
-    kind: str  # "end" | "transfer"
-    reason: str
-
-
-@dataclass(slots=True)
-class _Sentence:
-    """A sentence being spoken: its frames are ``first_seq`` .. ``first_seq + frames - 1`` of ``audio_out``."""
-
-    text: str
-    first_seq: int = -1
-    frames: int = 0
-    done: bool = False
-
-    def split_heard(self, taken: int) -> tuple[str, str, int]:
-        """Return the heard words, the unheard rest and the frames played, given the next sequence to play."""
-        played = min(max(taken - self.first_seq, 0), self.frames) if self.frames else 0
-        if played and played == self.frames and self.done:
-            return self.text, "", played
-        if not played:
-            return "", ("" if self.done and not self.frames else self.text), 0
-        words = self.text.split()
-        cut = min(len(words) * played // self.frames, len(words) - 1)  # round down: rather repeat than skip
-        return " ".join(words[:cut]), " ".join(words[cut:]), played
-
-
-@dataclass
-class _ReplyContext:
-    """What every reply of a session shares: providers, output, settings and the session's callbacks."""
-
-    tts: TextToSpeech | None
-    audio: AudioOutQueue
-    language: str
-    voice: str | None
-    clock: Callable[[], float]
-    spawn: Callable[[Coroutine], asyncio.Task]
-    output_filter: Callable[[str], str] | None
-    min_sentence_chars: int
-    fallback_text: str
-    on_first_audio: Callable[[AgentReply], None]
-    on_marker: Callable[[AgentReply, Marker], bool]
-    on_done: Callable[[AgentReply], None]
-    on_error: Callable[[str, BaseException], None]
-
-
-class AgentReply:
-    """Speak one agent utterance: text (fixed, or streamed from the LLM) -> sentences -> filter -> TTS -> audio.
-
-    A producer task turns LLM text into sentences while a speaker task synthesizes them one after the other, so
-    the first sentence plays while the LLM still streams. ``cancel`` stops both (barge-in); ``heard`` says how
-    much the caller heard and what is left. ``on_done`` is called once the last frame has been played.
-    """
-
-    def __init__(self, ctx: _ReplyContext, kind: str, *, interruptible: bool = True, turn: TurnMetrics | None = None,
-                 action: Action | None = None, prefix: str = "") -> None:
-        self.kind = kind
-        self.interruptible = interruptible
-        self.turn = turn
-        self.action = action
-        self.prefix = prefix  # what the caller already heard of a reply resumed after a false interruption
-        self.sentences: list[_Sentence] = []
-        self.audible = False
-        self.end_seq = 0
-        self._ctx = ctx
-        self._planned: list[str] = []
-        self._started = 0  # planned sentences the speaker has taken
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._tasks: list[asyncio.Task] = []
-        self._llm: LlmStream | None = None
-
-    def say(self, texts: list[str]) -> None:
-        """Speak fixed texts."""
-        for text in texts:
-            for sentence in split_sentences(text, self._ctx.min_sentence_chars):
-                self._plan(sentence)
-        self._queue.put_nowait(None)
-        self._tasks.append(self._ctx.spawn(self._speak()))
-
-    def stream(self, llm: LlmStream) -> None:
-        """Speak the reply of an LLM request as it streams."""
-        self._llm = llm
-        self._tasks.append(self._ctx.spawn(self._produce(llm)))
-        self._tasks.append(self._ctx.spawn(self._speak()))
-
-    def cancel(self) -> None:
-        """Stop producing and speaking (the caller of this method drops the queued audio)."""
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        if self._llm is not None:
-            self._llm.cancel()
-
-    def spoken_text(self) -> str:
-        """Return what was spoken: the resumed prefix and every sentence that produced audio."""
-        spoken = [s.text for s in self.sentences if s.frames or self._ctx.tts is None]
-        return " ".join(part for part in (self.prefix, *spoken) if part)
-
-    def heard(self, taken: int) -> tuple[str, list[str], int]:
-        """Return the text heard so far, the unheard rest as sentences, and the frames played."""
-        if self._ctx.tts is None:
-            return self.spoken_text(), self._planned[self._started:], 0
-        heard, rest, played = [self.prefix] if self.prefix else [], [], 0
-        for sentence in self.sentences:
-            words, left, frames = sentence.split_heard(taken)
-            heard.append(words)
-            rest.append(left)
-            played += frames
-        rest.extend(self._planned[self._started:])
-        return " ".join(part for part in heard if part), [part for part in rest if part], played
-
-    # -- producing sentences from the LLM --
-
-    async def _produce(self, llm: LlmStream) -> None:
-        parser, splitter = MarkerParser(), SentenceSplitter(self._ctx.min_sentence_chars)
-        try:
-            await self._read_llm(llm, parser, splitter)
-        except ProviderError as exc:
-            self._on_llm_failure(exc)
-        finally:
-            llm.cancel()
-            self._queue.put_nowait(None)
-
-    async def _read_llm(self, llm: LlmStream, parser: MarkerParser, splitter: SentenceSplitter) -> None:
-        stopped = False
-        while not stopped and (piece := await llm.next_text()) is not None:
-            self._note_llm_timing(llm)
-            stopped = self._take(parser.feed(piece), splitter)
-        if not stopped:
-            self._take(parser.flush(), splitter)
-        self._plan(splitter.flush())
-        if not self._planned and self.action is None:
-            self._on_llm_failure(ProviderError("the language model returned an empty reply"))
-
-    def _take(self, items: list[str | Marker], splitter: SentenceSplitter) -> bool:
-        """Plan the sentences in ``items``; return True when a marker ends the reply."""
-        for item in items:
-            if isinstance(item, Marker):
-                if self._ctx.on_marker(self, item):
-                    return True
-                continue
-            for sentence in splitter.push(item):
-                self._plan(sentence)
-        return False
-
-    def _note_llm_timing(self, llm: LlmStream) -> None:
-        if self.turn is not None and self.turn.llm_first_token_at is None:
-            self.turn.llm_started_at = llm.started_at
-            self.turn.llm_first_token_at = llm.first_token_at
-
-    def _on_llm_failure(self, exc: ProviderError) -> None:
-        self._ctx.on_error("llm", exc)
-        if self.turn is not None:
-            self.turn.llm_error = True
-        if not self._planned:
-            self._plan(self._ctx.fallback_text)
-
-    def _plan(self, sentence: str) -> None:
-        if sentence:
-            self._planned.append(sentence)
-            self._queue.put_nowait(sentence)
-
-    # -- speaking sentences --
-
-    async def _speak(self) -> None:
-        while (text := await self._queue.get()) is not None:
-            self._started += 1
-            if text := self._filtered(text):
-                await self._say_sentence(text)
-        if self.audible and self._ctx.tts is not None:
-            self._ctx.audio.mid_utterance = False
-            await self._ctx.audio.wait_taken(self.end_seq)
-            await asyncio.sleep(FRAME_SECONDS)  # the last frame taken is still being played
-        self._ctx.on_done(self)
-
-    def _filtered(self, text: str) -> str:
-        output_filter = self._ctx.output_filter
-        if output_filter is None:
-            return text
-        try:
-            return output_filter(text).strip()
-        except Exception as exc:
-            # Never speak what the filter could not check.
-            logger.exception("output filter failed")
-            self._ctx.on_error("filter", exc)
-            return ""
-
-    async def _say_sentence(self, text: str) -> None:
-        sentence = _Sentence(text)
-        self.sentences.append(sentence)
-        try:
-            if self._ctx.tts is None:
-                self._mark_audible()
-            else:
-                await self._synthesize(sentence)
-        except ProviderError as exc:
-            self._ctx.on_error("tts", exc)
-        except Exception as exc:
-            logger.exception("text-to-speech adapter failed")
-            self._ctx.on_error("tts", exc)
-        finally:
-            sentence.done = True
-
-    async def _synthesize(self, sentence: _Sentence) -> None:
-        ctx = self._ctx
-        if self.turn is not None and self.turn.tts_started_at is None:
-            self.turn.tts_started_at = ctx.clock()
-        reframer: FrameBuffer | None = None
-        async with _closing(ctx.tts.synthesize(sentence.text, language=ctx.language, voice=ctx.voice)) as frames:
-            async for frame in frames:
-                if len(frame.pcm) == FRAME_BYTES:
-                    self._put(sentence, frame)
-                    continue
-                reframer = reframer or FrameBuffer()
-                for whole in reframer.push(frame.pcm):
-                    self._put(sentence, whole)
-        for rest in reframer.flush() if reframer else ():
-            self._put(sentence, rest)
-
-    def _put(self, sentence: _Sentence, frame: AudioFrame) -> None:
-        seq = self._ctx.audio.put(frame)
-        if sentence.first_seq < 0:
-            sentence.first_seq = seq
-        sentence.frames += 1
-        self.end_seq = seq + 1
-        if not self.audible:
-            self._ctx.audio.mid_utterance = True
-            self._mark_audible()
-
-    def _mark_audible(self) -> None:
-        if self.audible:
-            return
-        self.audible = True
-        turn = self.turn
-        if turn is not None and turn.first_audio_at is None:
-            turn.first_audio_at = now = self._ctx.clock()
-            if self._ctx.tts is not None:
-                turn.tts_first_frame_at = now
-        self._ctx.on_first_audio(self)
 
 
 @dataclass(slots=True)
@@ -725,8 +131,6 @@ class _Deferred:
     metrics: TurnMetrics
 
 
-# --- the session ---------------------------------------------------------------------------------------------------
-
 class CallSession:
     """Run one call: greet, listen, answer, handle barge-in, actions, timeouts and provider failures.
 
@@ -752,7 +156,7 @@ class CallSession:
         self.stt_dropped_frames = 0
         self._clock = clock
         self._tools = {name.lower(): handler for name, handler in (tools or {}).items()}
-        self._outbox = _EventOutbox(emit)
+        self._outbox = EventOutbox(emit)
         self._vad = vad or VoiceActivityDetector()
         self._history = ConversationHistory(self._system_prompt(), config.max_history_turns)
         self._ctx = self._reply_context(tts, output_filter)
@@ -772,7 +176,7 @@ class CallSession:
         self._caller_onset_ms = 0.0
         self._speech_end_at: float | None = None
         self._silence, self._unheard, self._false_interruption, self._max_duration, self._deadline = (
-            _Timer(), _Timer(), _Timer(), _Timer(), _Timer())
+            Timer(), Timer(), Timer(), Timer(), Timer())
 
     @property
     def history(self) -> list[ChatMessage]:
@@ -837,9 +241,9 @@ class CallSession:
             return self.config.system_prompt
         return f"{self.config.system_prompt}\n\n{marker_instructions(self.config.language, self._tools)}"
 
-    def _reply_context(self, tts: TextToSpeech | None, output_filter: Callable[[str], str] | None) -> _ReplyContext:
+    def _reply_context(self, tts: TextToSpeech | None, output_filter: Callable[[str], str] | None) -> ReplyContext:
         config = self.config
-        return _ReplyContext(
+        return ReplyContext(
             tts=tts, audio=self.audio_out, language=config.language, voice=config.voice, clock=self._clock,
             spawn=self._spawn, output_filter=output_filter, min_sentence_chars=config.min_sentence_chars,
             fallback_text=config.fallback_text, on_first_audio=self._on_first_audio, on_marker=self._on_marker,
@@ -894,7 +298,7 @@ class CallSession:
         self._emit(ErrorEvent, stage="session", message=repr(task.exception()), recoverable=False)
         self._finish("error")
 
-    def _later(self, timer: _Timer, delay_s: float, callback: Callable[[], None]) -> None:
+    def _later(self, timer: Timer, delay_s: float, callback: Callable[[], None]) -> None:
         timer.start(delay_s, functools.partial(self._guarded, callback))
 
     def _guarded(self, callback: Callable[[], None]) -> None:
@@ -963,7 +367,8 @@ class CallSession:
         failures = 0
         while not self._ended:
             try:
-                async with _closing(self.stt.stream(self._stt_feed, language=self.config.language)) as transcripts:
+                stream = self.stt.stream(self._stt_feed, language=self.config.language)
+                async with closing_stream(stream) as transcripts:
                     async for transcript in transcripts:
                         failures = 0
                         self._on_transcript(transcript)

@@ -2,10 +2,12 @@ import datetime
 import json
 import zoneinfo
 
-from calls.pipeline.gateway import InvocationRecorder, LanguageModelChain, reset_breakers
-from calls.pipeline.postcall import summarise, validation_error
-from calls.pipeline.providers.fake import FakeLanguageModel
-from tenants.testing import frozen_at
+import pytest
+import time_machine
+
+from voice.gateway import InvocationRecorder, LanguageModelChain, reset_breakers
+from voice.postcall import summarise, validation_error
+from voice.providers.fake import FakeLanguageModel
 
 # "Demain" is read from NOW; the tests that summarise are frozen at NOW, so that the AI requests the gateway records
 # carry the same time.
@@ -33,7 +35,8 @@ async def run(json_replies):
     return result, recorder
 
 
-@frozen_at(NOW)
+@pytest.mark.clock
+@time_machine.travel(NOW, tick=False)
 async def test_valid_json_is_used_as_is():
     result, recorder = await run([json.dumps(VALID)])
     assert result.source == "llm"
@@ -42,14 +45,16 @@ async def test_valid_json_is_used_as_is():
     assert [r["role"] for r in recorder.rows] == ["extraction"]
 
 
-@frozen_at(NOW)
+@pytest.mark.clock
+@time_machine.travel(NOW, tick=False)
 async def test_invalid_json_gets_one_repair():
     result, recorder = await run(['{"name": "Jean"', json.dumps(VALID)])
     assert result.source == "llm_repaired"
     assert len(recorder.rows) == 2
 
 
-@frozen_at(NOW)
+@pytest.mark.clock
+@time_machine.travel(NOW, tick=False)
 async def test_twice_invalid_falls_back_to_the_local_extractor():
     result, _ = await run(["not json", json.dumps({**VALID, "confidence": 7})])
     assert result.source == "local"
@@ -57,7 +62,8 @@ async def test_twice_invalid_falls_back_to_the_local_extractor():
     assert result.report["appointment"].startswith("2026-11-28T14:30")
 
 
-@frozen_at(NOW)
+@pytest.mark.clock
+@time_machine.travel(NOW, tick=False)
 async def test_special_category_is_flagged_even_when_the_model_misses_it():
     result, _ = await run([json.dumps(VALID)])
     assert result.report["special_category"] is True

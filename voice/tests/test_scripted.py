@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
-from calls.pipeline.extract import REPORT_SCHEMA
-from calls.pipeline.providers.base import ChatMessage, LanguageModel, LLMDelta
-from calls.pipeline.providers.scripted import (
+from voice.extract import REPORT_SCHEMA
+from voice.providers.base import ChatMessage, LanguageModel, LLMDelta
+from voice.providers.scripted import (
     END_CALL_MARKER,
     MAX_ASKS,
     ScriptedDialogueEngine,

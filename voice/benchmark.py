@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from .audio import FRAME_MS, AudioFrame, silence, tone
 from .gateway import InvocationRecorder, LanguageModelChain, SpeechToTextChain, TextToSpeechChain
 from .pacing import PlayoutStats, play_out
-from .providers.fake import split_pieces
+from .protocols import ProviderChoice, ProviderSet
+from .providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech, split_pieces
 from .runtime import freeze_startup_heap
 from .session import CallSession, SessionConfig
 
@@ -36,7 +37,7 @@ def injected_ms(reply: str = REPLY) -> float:
     """Return the provider latency on the path from end of speech to the first agent frame.
 
     That includes the LLM's pace up to the token that completes the first sentence; after a full stop, that is
-    the token that follows it (the splitter waits for it on purpose, see ``calls.pipeline.text``).
+    the token that follows it (the splitter waits for it on purpose, see ``voice.text``).
     """
     pieces = split_pieces(reply)
     text, needed = "", 0
@@ -57,11 +58,25 @@ class CallResult:
     end_reason: str = ""
 
 
-def _session() -> CallSession:
-    """A session on fake providers with the standard profile (no jitter: every call sees the same latencies)."""
-    from .registry import build_providers
+def standard_providers(*, tenant=None, script=None, mode: str = "bench",
+                       fake_options: dict | None = None) -> ProviderSet:
+    """Return fakes with the standard profile, whatever the call (the default ``ProviderChoice``).
 
-    providers = build_providers(tenant=None, script=None, mode="bench")
+    No jitter: every call sees the same latencies.
+    """
+    utterances = [f"phrase numéro {i} du client" for i in range(10_000)]
+    return ProviderSet(
+        stt=[FakeSpeechToText(utterances, final_delay_ms=STT_FINAL_MS - STT_ENDPOINTING_MS,
+                              endpointing_ms=STT_ENDPOINTING_MS)],
+        llm=[FakeLanguageModel([REPLY], first_token_ms=LLM_FIRST_TOKEN_MS,
+                               tokens_per_second=LLM_TOKENS_PER_S)],
+        tts=[FakeTextToSpeech(first_byte_ms=TTS_FIRST_BYTE_MS)],
+    )
+
+
+def _session(choose: ProviderChoice) -> CallSession:
+    """A session on the providers ``choose`` gives a benchmark call."""
+    providers = choose(tenant=None, script=None, mode="bench")
     recorder = InvocationRecorder(None)
     config = SessionConfig(greeting="Bonjour, je suis l'assistant virtuel de Demo.", system_prompt="Benchmark.",
                            language="fr", early_llm_start=False, silence_timeout_s=60, max_duration_s=3600,
@@ -92,9 +107,10 @@ async def _caller(session: CallSession, turns: int) -> None:
             return
 
 
-async def run_call(turns: int, start_delay: float) -> CallResult:
+async def run_call(turns: int, start_delay: float, *,
+                   choose: ProviderChoice = standard_providers) -> CallResult:
     await asyncio.sleep(start_delay)
-    session = _session()
+    session = _session(choose)
     result = CallResult()
     runner = asyncio.create_task(session.run())
     player = asyncio.create_task(play_out(session, lambda frame: None, stats=result.playout))
@@ -157,7 +173,8 @@ def _percentiles(values: list[float]) -> dict:
             "n": len(ordered)}
 
 
-async def bench(calls: int, turns: int, seed: int = 0) -> dict:
+async def bench(calls: int, turns: int, seed: int = 0, *,
+                choose: ProviderChoice = standard_providers) -> dict:
     freeze_startup_heap()
     rss_before = _rss_kib()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -166,7 +183,8 @@ async def bench(calls: int, turns: int, seed: int = 0) -> dict:
     monitors = [asyncio.create_task(_loop_lag(lag, stop)), asyncio.create_task(_rss_sampler(peak, stop)),
                 asyncio.create_task(_timer_baseline(baseline, stop))]
     rng = random.Random(seed)
-    results = await asyncio.gather(*(run_call(turns, rng.uniform(0, 1.0)) for i in range(calls)))
+    starts = [rng.uniform(0, 1.0) for _ in range(calls)]
+    results = await asyncio.gather(*(run_call(turns, start, choose=choose) for start in starts))
     stop.set()
     await asyncio.gather(*monitors)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)

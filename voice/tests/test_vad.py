@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from calls.pipeline.audio import frames_from_pcm, mix, noise, silence, tone
-from calls.pipeline.vad import VadEvent, VoiceActivityDetector
+from voice.audio import frames_from_pcm, mix, noise, silence, tone
+from voice.vad import VadEvent, VoiceActivityDetector
 
 
 def signal(*parts: tuple[str, int], noise_amplitude: float = 0.003, seed: int = 0) -> bytes:

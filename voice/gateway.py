@@ -7,6 +7,9 @@ each request the chain:
 - gives a provider a budget for its first output, and on failure or timeout moves on to the next one;
 - writes one row in the tenant's AI call log per attempt (``InvocationRecorder``), with digests and sizes of what
   was sent and received, never the content itself unless the tenant asked for the exact requests to be kept.
+
+The log itself and the tenant's settings belong to the host: they come in as
+``protocols.AIRequestLog`` and ``protocols.Minimisation``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import datetime
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 
 from .audio import AudioFrame
+from .protocols import AIRequestLog, Minimisation
 from .providers.base import ChatMessage, JsonResult, LLMDelta, ProviderError, ProviderInfo, Transcript
 from .safeguards import redact
 
@@ -104,16 +108,17 @@ class Attempt:
 class InvocationRecorder:
     """Collect log rows of one call and write them without holding up the conversation.
 
-    ``write`` is a synchronous function taking the row's fields (``compliance.services.ai_invocation_append``
-    bound to the tenant and call); it runs in a worker thread, one row after another, in order.
+    ``log`` receives the rows one after another, in order, from a task of its own; without one
+    the rows stay in ``rows``. ``minimised_fields`` names the context fields removed for this
+    call; ``minimisation`` says whether rows keep the text sent.
     """
 
-    def __init__(self, write: Callable[..., object] | None, *, minimised_fields=(), keep_payloads=False,
-                 register_version: str = ""):
-        self.write = write
+    def __init__(self, log: AIRequestLog | None, *, minimisation: Minimisation | None = None,
+                 minimised_fields: Collection[str] = (), register_version: str = ""):
+        self.log = log
         self.register_version = register_version  # the subprocessor list version the chains were built under
         self.minimised_fields = sorted(minimised_fields)
-        self.keep_payloads = keep_payloads
+        self.keep_payloads = minimisation is not None and minimisation.keep_payloads
         self.rows: list[dict] = []
         self.listeners: list[Callable[[dict], None]] = []  # told of each row (live views), never of the payload
         self._queue: asyncio.Queue | None = None
@@ -144,7 +149,7 @@ class InvocationRecorder:
         self.rows.append(row)
         for listener in self.listeners:
             listener({key: value for key, value in row.items() if key != "payload"})
-        if self.write is not None:
+        if self.log is not None:
             self._ensure_writer()
             self._queue.put_nowait(row)
 
@@ -154,13 +159,10 @@ class InvocationRecorder:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        from asgiref.sync import sync_to_async
-
-        write = sync_to_async(self.write, thread_sensitive=True)
         while True:
             row = await self._queue.get()
             try:
-                await write(**row)
+                await self.log.write(row)
             finally:
                 self._queue.task_done()
 

@@ -4,12 +4,12 @@ from contextlib import aclosing
 
 import pytest
 
-from calls.pipeline.audio import FRAME_BYTES, AudioFrame, BadAudio, frames_from_pcm, silence, tone
-from calls.pipeline.pacing import AudioOutQueue, play_out
-from calls.pipeline.providers.base import ChatMessage, ProviderError
-from calls.pipeline.providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
-from calls.pipeline.session import CallSession, SessionConfig
-from calls.pipeline.text import (
+from voice.audio import FRAME_BYTES, AudioFrame, BadAudio, frames_from_pcm, silence, tone
+from voice.pacing import AudioOutQueue, play_out
+from voice.providers.base import ChatMessage, ProviderError
+from voice.providers.fake import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
+from voice.session import CallSession, SessionConfig
+from voice.text import (
     Marker,
     MarkerParser,
     SentenceSplitter,
@@ -18,7 +18,7 @@ from calls.pipeline.text import (
     strip_markers,
     wants_human,
 )
-from calls.pipeline.vad import VoiceActivityDetector
+from voice.vad import VoiceActivityDetector
 
 GREETING = "Bonjour, ici l'assistante IA du cabinet."
 PROMPT = "Tu es l'assistante téléphonique du cabinet Martin."

@@ -13,10 +13,10 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import texttospeech
 from google.cloud.speech_v2.types import cloud_speech
 
-from calls.pipeline.audio import FRAME_BYTES, AudioFrame, BadAudio
-from calls.pipeline.providers.base import ProviderError, SpeechToText, TextToSpeech, Transcript
-from calls.pipeline.providers.google_stt import GoogleSpeechToText
-from calls.pipeline.providers.google_tts import GoogleTextToSpeech, wav_payload
+from voice.audio import FRAME_BYTES, AudioFrame, BadAudio
+from voice.providers.base import ProviderError, SpeechToText, TextToSpeech, Transcript
+from voice.providers.google_stt import GoogleSpeechToText
+from voice.providers.google_tts import GoogleTextToSpeech, wav_payload
 
 Event = cloud_speech.StreamingRecognizeResponse.SpeechEventType
 LINEAR16 = cloud_speech.ExplicitDecodingConfig.AudioEncoding.LINEAR16

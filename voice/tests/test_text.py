@@ -1,4 +1,4 @@
-from calls.pipeline.text import SentenceSplitter
+from voice.text import SentenceSplitter
 
 
 def test_a_question_is_released_as_soon_as_its_mark_arrives():

@@ -1,13 +1,14 @@
 """The three provider roles and what they exchange. One module per vendor implements one or more roles.
 
 Every adapter is created for one call (it may keep per-call state) and never logs or stores what it is sent:
-the chokepoint in ``calls.pipeline.gateway`` minimises each request before it reaches an adapter and writes the
+the chokepoint in ``voice.gateway`` minimises each request before it reaches an adapter and writes the
 AI call log around it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -105,3 +106,14 @@ class ProviderConfig:
     """Per-provider knobs from settings or tests (credentials stay in the environment)."""
 
     options: dict = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def closing_stream(iterator: AsyncIterator) -> AsyncIterator:
+    """Close a provider's async generator however the loop over it ends."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()

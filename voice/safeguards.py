@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 CARD_PLACEHOLDER = "[card number removed]"
@@ -105,7 +106,7 @@ def redact(text: str) -> tuple[str, int]:
     return text, ibans + cards
 
 
-def minimise_context(context: dict, excluded: list[str]) -> tuple[dict, list[str]]:
+def minimise_context(context: dict, excluded: Collection[str]) -> tuple[dict, list[str]]:
     """Return the context without the excluded fields (and empty values), and the names of what was removed."""
     removed = sorted(key for key in context if key in set(excluded) and context[key] not in (None, "", {}, []))
     kept = {key: value for key, value in context.items()

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
-from calls.pipeline.extract import (
+from voice.extract import (
     REPORT_KEYS,
     REPORT_SCHEMA,
     detect_special_category,
