@@ -74,9 +74,10 @@ def seed(contacts: int, rng: random.Random):
     """Create the tenant, its list, do-not-call entries, call history and the started campaign."""
     from django.utils import timezone
 
-    from calls.campaigns import campaign_create, campaign_start
-    from calls.models import Call, Contact, ContactList, ContactListEntry, DoNotCall, PlatformDoNotCall
+    from calls.models import Call, Contact, DoNotCall, PlatformDoNotCall
     from calls.services import demo_scripts_ensure
+    from campaigns.models import ContactList, ContactListEntry
+    from campaigns.services.campaigns import campaign_create, campaign_start
     from tenants.crypto import blind_index
     from tenants.models import LegalBasis, TenantSettings
     from tenants.scope import tenant_scope
@@ -122,8 +123,8 @@ def decide_all(campaign, now) -> tuple[Clock, list[int], dict]:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    from calls.dialer import DIALER_BATCH, DialContext, NumberFacts, dialer_decide, target_number
-    from calls.models import CampaignTarget
+    from campaigns.dialer import DIALER_BATCH, DialContext, NumberFacts, dialer_decide, target_number
+    from campaigns.models import CampaignTarget
 
     ids = list(CampaignTarget.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True))
     clock, queries, verdicts = Clock(), [], Counter()
@@ -148,8 +149,8 @@ def tick_all(campaign, now) -> tuple[Clock, list[int]]:
     from django.db import connection, reset_queries, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from calls.dialer import DIALER_BATCH, campaign_dial_due
-    from calls.models import CampaignTarget
+    from campaigns.dialer import DIALER_BATCH, campaign_dial_due
+    from campaigns.models import CampaignTarget
 
     total = CampaignTarget.objects.filter(campaign=campaign).count()
     clock, queries = Clock(), []

@@ -18,7 +18,7 @@ with bulk_create, the ciphertexts passed through as they are.
 
 Measured, on the tenant scope, the normalisation of the number included in both:
 - *index*: ``Call.objects.filter(tenant, contact__in=Contact.objects.filter(tenant, phone_index=...))``, the
-  calls' ids listed (the query shape of the rights-request handler, ``calls.privacy``); once before and once after
+  calls' ids listed (the query shape of the rights-request handler, ``calls.personal_data``); once before and once after
   ``ANALYZE``, since the planner's choice depends on table statistics: without them SQLite walks every call of the
   tenant through ``call_tenant_created`` and checks each against the subquery;
 - *scan*: every contact's id and phone read in chunks of 5,000 (``values_list(...).iterator()``: the cheapest read

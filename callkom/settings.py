@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "subprocessors",
     "compliance",
     "calls",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -302,7 +303,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Names of the enums used by several serializers, so each appears once in the schema.
     "ENUM_NAME_OVERRIDES": {
-        "CampaignStatusEnum": "calls.models.Campaign.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
         "RightsRequestStatusEnum": "compliance.api_rights.ROUTED_STATUSES",
         "RequestStatusEnum": "compliance.models.RequestStatus",
         "RequestTypeEnum": "compliance.models.RequestType",

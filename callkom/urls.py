@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from calls.api import urlpatterns as calls_api_urlpatterns
 from calls.urls import portal_urlpatterns as calls_portal_urlpatterns
 from calls.webhooks import livekit_webhook
+from campaigns.api import urlpatterns as campaigns_api_urlpatterns
+from campaigns.urls import portal_urlpatterns as campaigns_portal_urlpatterns
 from compliance.api import urlpatterns as compliance_api_urlpatterns
 from compliance.urls import portal_urlpatterns as compliance_portal_urlpatterns
 from compliance.urls import public_urlpatterns as compliance_public_urlpatterns
@@ -22,6 +24,7 @@ from . import views
 
 api_v1 = [
     *tenants_api.urlpatterns,
+    *campaigns_api_urlpatterns,  # first: its contacts/imports/ comes before the calls app's contacts/<id>/
     *calls_api_urlpatterns,
     *compliance_api_urlpatterns,
     *webhooks_api_urlpatterns,
@@ -36,8 +39,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/", tenant_views.portal_home, name="portal-home"),
-    path("t/<slug:tenant_slug>/", include(portal_urlpatterns + calls_portal_urlpatterns + webhooks_portal_urlpatterns
-                                         + compliance_portal_urlpatterns + subprocessors_portal_urlpatterns)),
+    path("t/<slug:tenant_slug>/", include(portal_urlpatterns + calls_portal_urlpatterns + campaigns_portal_urlpatterns
+                                         + webhooks_portal_urlpatterns + compliance_portal_urlpatterns
+                                         + subprocessors_portal_urlpatterns)),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -17,10 +17,6 @@ class CallsConfig(AppConfig):
         audit.register(DoNotCall, secret_fields=["phone_index"])
         audit.register(Call, exclude_fields=["turn_metrics", "providers_used"])
 
-        from .models import Campaign
-
-        audit.register(Campaign)
-
         from django.urls import reverse
         from django.utils.http import urlencode
 
@@ -41,29 +37,16 @@ class CallsConfig(AppConfig):
                  f"{list_url}?{urlencode({**since, 'outcome': Call.Outcome.APPOINTMENT})}"),
             ]
 
-        from .models import ContactList, RiskFinding
-
-        audit.register(ContactList)
-        audit.register(RiskFinding)
-
-        from . import contact_selectors
-
-        @register_dashboard_card
-        def contact_list_cards(tenant):
-            counts = contact_selectors.contact_list_counts()
-            return [(_("Contact lists needing attention"), counts["needing_attention"],
-                     reverse("contact-lists", kwargs={"tenant_slug": tenant.slug}))]
-
         # Rights requests reach contacts, calls and do-not-call entries through the compliance registry only.
         from compliance.registry import register_handler
 
-        from .privacy import CallsPersonalData
+        from .personal_data import CallsPersonalData
 
         register_handler(CallsPersonalData())
 
         # The record of processing (GDPR Art. 30(2)) asks each app for its figures; compliance never imports calls.
         from compliance.records import register_processing_facts
 
-        from .record_facts import calls_processing_facts
+        from .processing_facts import calls_processing_facts
 
         register_processing_facts(calls_processing_facts)

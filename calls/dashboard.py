@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models import Count, F, Model, Q, QuerySet, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from compliance.models import AIInvocation
 from tenants.models import Tenant
 
-from .models import Call, Campaign
+from .models import Call
 from .selectors import tenant_zone
 
 PERIOD_CHOICES = (7, 30, 90)
@@ -109,7 +109,7 @@ def percentile(sorted_values: list[float], pct: int) -> float | None:
 # --- calls -----------------------------------------------------------------------------------------------------------
 
 
-def period_calls(*, tenant: Tenant, period: Period, campaign: Campaign | None = None) -> QuerySet[Call]:
+def period_calls(*, tenant: Tenant, period: Period, campaign: Model | None = None) -> QuerySet[Call]:
     """Return the tenant's calls created during the period, of one campaign when given."""
     calls = Call.objects.filter(tenant=tenant, created_at__gte=period.start, created_at__lt=period.end)
     return calls.filter(campaign=campaign) if campaign is not None else calls
@@ -263,7 +263,7 @@ class ProviderStat:
         return self.failures / self.requests if self.requests else None
 
 
-def period_invocations(*, tenant: Tenant, period: Period, campaign: Campaign | None = None):
+def period_invocations(*, tenant: Tenant, period: Period, campaign: Model | None = None):
     """Return the tenant's AI requests started during the period, of one campaign's calls when given.
 
     With a campaign the request's own start time still decides the period (not its call's creation time), so
@@ -334,14 +334,14 @@ def provider_stats(invocations) -> list[ProviderStat]:
 @dataclass(frozen=True)
 class Insights:
     period: Period
-    campaign: Campaign | None
+    campaign: Model | None
     per_day: list[DayCount]
     totals: CallTotals
     latency: TurnLatency
     providers: list[ProviderStat]
 
 
-def insights(*, tenant: Tenant, period: Period, campaign: Campaign | None = None) -> Insights:
+def insights(*, tenant: Tenant, period: Period, campaign: Model | None = None) -> Insights:
     """Gather the insights page's figures in five queries."""
     calls = period_calls(tenant=tenant, period=period, campaign=campaign)
     return Insights(

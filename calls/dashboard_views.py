@@ -11,7 +11,7 @@ from tenants.roles import Perm
 
 from . import dashboard
 from .forms import DATE_RANGE
-from .models import Campaign
+from .models import campaign_model
 from .selectors import tenant_zone
 
 
@@ -41,7 +41,8 @@ class InsightsForm(forms.Form):
             for days in dashboard.PERIOD_CHOICES
         ]
         # Built here, not at import: the tenant-scoped manager refuses to query outside a request's scope.
-        self.fields["campaign"].queryset = Campaign.objects.filter(tenant=tenant).only("id", "name").order_by("name")
+        campaigns = campaign_model().objects.filter(tenant=tenant)
+        self.fields["campaign"].queryset = campaigns.only("id", "name").order_by("name")
 
     def clean(self):
         cleaned = super().clean()

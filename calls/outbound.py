@@ -14,6 +14,7 @@ from . import livekit
 from .donotcall import do_not_call_reason
 from .models import Call, Contact, Script
 from .services import TransitionError, call_create, call_transition
+from .tasks import call_dial, call_finalize
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,6 @@ def call_start_outbound(*, tenant: Tenant, script: Script, contact: Contact, leg
                         campaign=None) -> Call:
     """Queue an outbound call to ``contact`` (for ``campaign``, if any); the ``calls.call_dial`` task dials it once
     committed."""
-    from .tasks import call_dial
-
     refusal = do_not_call_reason(tenant=tenant, phone_e164=contact.phone)
     if refusal:
         raise ValidationError(refusal)
@@ -94,7 +93,6 @@ def _fail(call: Call, reason: str) -> Call:
 
 
 def _end_unanswered(call: Call, reason: str) -> Call:
-    from .tasks import call_finalize
 
     try:
         call = call_transition(call=call, to=S.NO_ANSWER, reason=reason)

@@ -1,15 +1,15 @@
-"""Retention of the calls app's data, for ``compliance.retention`` through the registry (see ``calls.privacy``).
+"""Retention of the calls app's data, for ``compliance.retention`` through the registry (see ``calls.personal_data``).
 
 A call's recording, transcript and report age from the end of the call (from its creation when it never ended: it
-failed to start, or its worker died). Technical logs are the dialer's skips (they name the contact skipped) and the
-contact imports that no worker is running any more, with the upload file a failed or abandoned import left behind.
+failed to start, or its worker died). The technical logs of outbound calling (dialer skips, contact imports) are
+the campaigns app's (``campaigns.retention``).
 
 Files go before their rows, inside the batch's transaction: if the transaction then fails, the rows stay and the
 next batch deletes them (a missing file is no error), whereas deleting files after the commit would leave a file
 behind for good when the process dies in between, with nothing left pointing at it.
 
-A call under a legal hold, by its id or through a person held (``Holds.call_ids`` holds both), keeps all its data;
-so does a skip whose contact is a person held. Every query runs under the tenant's scope.
+A call under a legal hold, by its id or through a person held (``Holds.call_ids`` holds both), keeps all its data.
+Every query runs under the tenant's scope.
 """
 
 from __future__ import annotations
@@ -23,18 +23,17 @@ from compliance.models import RetentionCategory
 from compliance.registry import Holds
 from tenants.models import Tenant
 
-from .models import Call, CallReport, Contact, ContactImport, DialerSkip, Recording, Utterance
+from .models import Call, CallReport, Contact, Recording, Utterance
 
 C = RetentionCategory
 CALL_DATA = {C.RECORDINGS: Recording, C.TRANSCRIPTS: Utterance, C.REPORTS: CallReport}
-IMPORT_RUNNING = (ContactImport.Status.VALIDATING, ContactImport.Status.IMPORTING)
 
 
 def _ended_before(cutoff: datetime.datetime) -> Q:
     return Q(ended_at__lt=cutoff) | Q(ended_at__isnull=True, created_at__lt=cutoff)
 
 
-def _split(rows: QuerySet, held_filter: Q | None) -> tuple[QuerySet, QuerySet]:
+def split_held(rows: QuerySet, held_filter: Q | None) -> tuple[QuerySet, QuerySet]:
     """(rows to purge, rows kept under a hold); the default ordering is dropped: a batch needs no sort."""
     rows = rows.order_by()
     if held_filter is None:
@@ -45,26 +44,10 @@ def _split(rows: QuerySet, held_filter: Q | None) -> tuple[QuerySet, QuerySet]:
 def _call_data(model, tenant: Tenant, cutoff: datetime.datetime, held: Holds) -> tuple[QuerySet, QuerySet]:
     ended = Call.objects.filter(_ended_before(cutoff), tenant=tenant).values("pk")
     rows = model.objects.filter(tenant=tenant, call_id__in=ended)
-    return _split(rows, Q(call_id__in=held.call_ids) if held.call_ids else None)
+    return split_held(rows, Q(call_id__in=held.call_ids) if held.call_ids else None)
 
 
-def _skips(tenant: Tenant, cutoff: datetime.datetime, held: Holds) -> tuple[QuerySet, QuerySet]:
-    person = Q()
-    if held.phone_indexes:
-        person |= Q(target__contact__phone_index__in=held.phone_indexes)
-    if held.email_indexes:
-        person |= Q(target__contact__email_index__in=held.email_indexes)
-    return _split(DialerSkip.objects.filter(tenant=tenant, at__lt=cutoff), person or None)
-
-
-def _imports(tenant: Tenant, cutoff: datetime.datetime) -> QuerySet:
-    """Imports over (or abandoned while waiting for the user) before the cut-off; an import file names no one the
-    holds could be matched with."""
-    ended = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
-    return ContactImport.objects.filter(ended, tenant=tenant).exclude(status__in=IMPORT_RUNNING).order_by()
-
-
-def _delete_batch(rows: QuerySet, batch_size: int, *, file_field: str = "") -> int:
+def delete_batch(rows: QuerySet, batch_size: int, *, file_field: str = "") -> int:
     """Delete up to ``batch_size`` of the rows (their files first); return how many rows went.
 
     Rows without files go in one statement (``DELETE … WHERE id IN (SELECT id … LIMIT n)``): no ids travel to Python
@@ -84,26 +67,18 @@ def _deleted(queryset: QuerySet) -> int:
 
 
 class CallsRetention:
-    """The retention half of the calls app's handler (mixed into ``calls.privacy.CallsPersonalData``)."""
+    """The retention half of the calls app's handler (mixed into ``calls.personal_data.CallsPersonalData``)."""
 
-    retention_categories = (C.RECORDINGS, C.TRANSCRIPTS, C.REPORTS, C.TECHNICAL_LOGS)
+    retention_categories = (C.RECORDINGS, C.TRANSCRIPTS, C.REPORTS)
 
     def purge(self, tenant: Tenant, category: str, *, cutoff: datetime.datetime, batch_size: int,
               held: Holds) -> tuple[int, int]:
-        if category == C.TECHNICAL_LOGS:
-            skips, kept = _skips(tenant, cutoff, held)
-            deleted = (_delete_batch(skips, batch_size)
-                       or _delete_batch(_imports(tenant, cutoff), batch_size, file_field="path"))
-            return deleted, kept.count()
         rows, kept = _call_data(CALL_DATA[category], tenant, cutoff, held)
         file_field = "path" if category == C.RECORDINGS else ""
-        return _delete_batch(rows, batch_size, file_field=file_field), kept.count()
+        return delete_batch(rows, batch_size, file_field=file_field), kept.count()
 
     def purgeable(self, tenant: Tenant, category: str, *, cutoff: datetime.datetime,
                   held: Holds) -> tuple[int, int]:
-        if category == C.TECHNICAL_LOGS:
-            skips, kept = _skips(tenant, cutoff, held)
-            return skips.count() + _imports(tenant, cutoff).count(), kept.count()
         rows, kept = _call_data(CALL_DATA[category], tenant, cutoff, held)
         return rows.count(), kept.count()
 

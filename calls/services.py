@@ -18,8 +18,9 @@ from tenants.selectors import membership_for
 from voice.extract import DECLINED, OBJECTED, detect_refusal
 from voice.safeguards import discloses_ai, redact
 
-from .delivery import call_completed_emit
+from . import signals
 from .donotcall import do_not_call_add
+from .events import call_completed_emit
 from .models import Call, CallReport, Contact, DoNotCallSource, Script, SupervisorAction, Utterance
 
 REPORT_SLOTS = ("name", "phone", "email", "company", "need", "appointment")
@@ -73,10 +74,8 @@ def contact_create(*, tenant: Tenant, phone: str, name: str = "", email: str = "
 
 @transaction.atomic
 def contact_update(*, contact: Contact, changes: dict) -> Contact:
-    """Change a contact (its blind indexes follow); a new number or new custom fields send its lists back to the
-    risk check, as adding contacts does."""
-    from .models import ContactList
-
+    """Change a contact (its blind indexes follow); a new number or new custom fields are announced, so that its
+    lists go back to the risk check, as adding contacts does."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     recheck = False
     for field in ("name", "company", "time_zone", "notes"):
@@ -96,8 +95,7 @@ def contact_update(*, contact: Contact, changes: dict) -> Contact:
     contact.full_clean()
     contact.save()
     if recheck:
-        ContactList.objects.filter(entries__contact=contact, risk_checked_at__isnull=False).update(
-            risk_checked_at=None)
+        signals.contact_data_changed.send(sender=Contact, contact=contact)
     return contact
 
 
@@ -173,10 +171,8 @@ def call_transition(*, call: Call, to: str, reason: str = "") -> Call:
     call.save()
     if call.is_over:
         call_completed_emit(call=call)
-    if call.campaign_id and call.is_over:
-        from .dialer import campaign_call_ended  # the dialer places calls through this module
-
-        campaign_call_ended(call=call)
+    if call.is_over:
+        signals.call_ended.send(sender=Call, call=call)
     return call
 
 

@@ -24,3 +24,16 @@ class InstantFilter(filters.IsoDateTimeFilter):
     """An ISO 8601 date and time, between the years 2000 and 2999 (a 400 naming the parameter otherwise)."""
 
     field_class = _BoundedIsoDateTimeField
+
+
+class IdField(forms.IntegerField):
+    """A database id: from 1 to the largest a BigAutoField holds (larger ones cannot exist, and would overflow)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class IdFilter(filters.NumberFilter):
+    field_class = IdField

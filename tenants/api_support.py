@@ -27,6 +27,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -257,6 +258,35 @@ class Cursor(CursorPagination):
             raise exceptions.ValidationError(
                 {self.cursor_query_param: [_("This cursor is not valid: use the next or previous link as given.")]}
             ) from None
+
+
+class NewestFirst(Cursor):
+    """Cursor pagination on the primary key, newest first (the primary key is indexed; created_at is not)."""
+
+    ordering = ("-id",)
+
+
+class ByName(Cursor):
+    ordering = ("name",)
+
+
+# Views and errors shared by the resources ------------------------------------------------------------------------
+
+PROBLEM_400 = {(400, PROBLEM_JSON): ProblemSerializer}
+PROBLEM_409 = {(409, PROBLEM_JSON): OpenApiResponse(ProblemSerializer, description="Conflict with the current state.")}
+IDEMPOTENCY_PROBLEMS = {  # what ``idempotent`` may answer
+    (409, PROBLEM_JSON): OpenApiResponse(ProblemSerializer, description="The first request with this "
+                                         "Idempotency-Key is still running, or a conflict with the current state."),
+    (422, PROBLEM_JSON): OpenApiResponse(ProblemSerializer, description="This Idempotency-Key was used with "
+                                         "another request."),
+}
+
+
+class FieldConflict(Problem, exceptions.ValidationError):
+    """A 409 ``conflict`` problem that also names the fields concerned in ``errors``."""
+
+    def __init__(self, errors: dict):
+        super().__init__(errors, status_code=status.HTTP_409_CONFLICT, problem_type="conflict")
 
 
 # Idempotency -------------------------------------------------------------------------------------------------------

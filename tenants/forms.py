@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .models import ApiScope, Tenant, TenantSettings
@@ -83,3 +84,13 @@ class ApiKeyForm(forms.Form):
     expires_at = forms.DateTimeField(
         label=_("Expires"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
+
+
+def show_service_errors(error: ValidationError, *forms_: forms.Form) -> None:
+    """Put a service's ValidationError on the forms a page shows: each message goes to the form that has its field
+    (else the first form), on that field, or on the form itself when no form has it."""
+    detail = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for field, messages in detail.items():
+        target = next((form for form in forms_ if field in form.fields), forms_[0])
+        for message in messages:
+            target.add_error(field if field in target.fields else None, message)

@@ -76,8 +76,6 @@ class _ServerErrors(logging.Handler):
 def _two_tenants() -> dict[str, str]:
     """Data for the fuzzer to find: Alpha (fuzzed, with a key holding every scope) and Beta (another tenant's rows
     alongside, which Alpha's key must never reach); returns each tenant's key."""
-    from calls.campaigns import campaign_create, campaign_start
-    from calls.contacts import contact_list_add, contact_list_check_risks, contact_list_create
     from calls.donotcall import do_not_call_add
     from calls.models import Call
     from calls.services import (
@@ -88,6 +86,8 @@ def _two_tenants() -> dict[str, str]:
         contact_create,
         demo_scripts_ensure,
     )
+    from campaigns.services.campaigns import campaign_create, campaign_start
+    from campaigns.services.lists import contact_list_add, contact_list_check_risks, contact_list_create
     from compliance.services import ai_invocation_append
     from tenants.models import ApiScope, LegalBasis, TenantSettings
     from tenants.scope import tenant_scope

@@ -4,8 +4,8 @@ from django.core.management import call_command
 from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
-from calls.contacts import contact_list_blockers
-from calls.models import Campaign
+from campaigns.models import Campaign
+from campaigns.services.lists import contact_list_blockers
 from tenants.models import Membership, Tenant, User
 from tenants.scope import tenant_scope
 

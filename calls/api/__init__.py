@@ -1,7 +1,6 @@
-"""The calls app's part of the partner API (/api/v1/): calls, contacts and lists, do-not-call, scripts, campaigns,
-usage. One module per resource; each declares its ``urlpatterns``."""
+"""The calls app's part of the partner API (/api/v1/): calls, contacts, do-not-call, scripts, usage. One module
+per resource; each declares its ``urlpatterns``."""
 
-from . import calls, campaigns, contacts, scripts, usage
+from . import calls, contacts, scripts, usage
 
-urlpatterns = [*calls.urlpatterns, *contacts.urlpatterns, *scripts.urlpatterns, *campaigns.urlpatterns,
-               *usage.urlpatterns]
+urlpatterns = [*calls.urlpatterns, *contacts.urlpatterns, *scripts.urlpatterns, *usage.urlpatterns]

@@ -16,9 +16,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from tenants.api_support import ByName
+from tenants.api_viewsets import TenantViewSet
+
 from .. import services
 from ..models import Language, Script
-from .contacts import ByName, TenantViewSet
 
 READ = ["calls:read"]
 WRITE = ["scripts:write"]

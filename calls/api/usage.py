@@ -27,7 +27,7 @@ from compliance.models import AIInvocation
 from tenants.api_support import PROBLEM_JSON, ProblemSerializer
 
 from ..dashboard import MAX_PERIOD_DAYS, Period, period_calls, period_invocations
-from ..models import Call, Campaign, Contact
+from ..models import Call, Contact, campaign_model
 from ..selectors import tenant_zone
 
 FIRST_DAY = datetime.date(2000, 1, 1)
@@ -124,7 +124,7 @@ def usage_figures(*, tenant, period: Period) -> dict:
                .order_by("provider", "role"))
     contacts = Contact.objects.filter(tenant=tenant).aggregate(
         total=Count("id"), created=Count("id", filter=Q(created_at__gte=period.start, created_at__lt=period.end)))
-    active_campaigns = Campaign.objects.filter(
+    active_campaigns = campaign_model().objects.filter(
         Q(finished_at__isnull=True) | Q(finished_at__gte=period.start),
         tenant=tenant, started_at__isnull=False, started_at__lt=period.end,
     ).count()

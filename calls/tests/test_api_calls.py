@@ -14,8 +14,8 @@ from calls import services
 from calls.donotcall import do_not_call_add, platform_do_not_call_add
 from calls.models import Call, CallReport, Contact, SupervisorAction
 from calls.runner import call_group
-from calls.tests.campaign_helpers import consented_campaign, usable_list
 from calls.tests.livekit_standin import livekit_server_fixture  # noqa: F401 - fixture
+from campaigns.tests.campaign_helpers import consented_campaign, usable_list
 from compliance.models import LegalHold
 from compliance.services import legal_hold_place
 from tenants.api_support import problem_type_url

@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from calls import services
-from calls.models import Call, Campaign, Contact
-from calls.tests.campaign_helpers import consented_campaign, usable_list
+from calls.models import Call, Contact
+from campaigns.models import Campaign
+from campaigns.tests.campaign_helpers import consented_campaign, usable_list
 from compliance.services import ai_invocation_append
 from tenants.scope import tenant_scope
 from tenants.testing import ApiTestCase

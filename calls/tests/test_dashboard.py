@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from calls import dashboard
-from calls.models import Call, Campaign, ContactList
+from calls.models import Call
 from calls.services import call_create, call_transition, demo_scripts_ensure
+from campaigns.models import Campaign, ContactList
 from compliance.models import AIInvocation
 from compliance.services import ai_invocation_append
 from tenants.models import LegalBasis, TenantSettings

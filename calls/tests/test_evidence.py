@@ -9,8 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import Call, Script
-from calls.record_facts import calls_processing_facts
+from calls.processing_facts import calls_processing_facts
 from calls.services import call_create, demo_scripts_ensure
+from campaigns.processing_facts import campaigns_processing_facts
+from campaigns.tests.campaign_helpers import consented_campaign, usable_list
 from compliance.models import AIInvocation, AILogHead, DpaAcceptance
 from compliance.policies import dpa_accept, dpa_current, dpa_draft_create, dpa_publish
 from compliance.records import processing_record
@@ -21,8 +23,6 @@ from subprocessors.services import subprocessor_seed_defaults
 from tenants.roles import Role
 from tenants.services import membership_add, user_create
 from tenants.testing import TwoTenantTestCase
-
-from .campaign_helpers import consented_campaign, usable_list
 
 pytestmark = pytest.mark.clock  # the DPA and register versions in force when the call started; the record's year
 
@@ -223,10 +223,11 @@ class RecordFactsTests(EvidenceTestCase):
         since = timezone.now() - datetime.timedelta(days=365)
         with self.in_alpha():
             facts = calls_processing_facts(self.alpha, since=since)
+            campaign_facts = campaigns_processing_facts(self.alpha, since=since)
             record = processing_record(self.alpha)
         self.assertEqual((facts["calls_inbound"], facts["calls_outbound"]), (1, 1))
         self.assertEqual(facts["legal_bases"], {"legitimate_interests": 2})
-        self.assertEqual((facts["campaigns"], facts["recordings"]), (0, 0))
+        self.assertEqual((campaign_facts["campaigns"], facts["recordings"]), (0, 0))
         categories = dict(record.sections[2].rows)
         self.assertEqual(categories["Outbound calls placed by an AI agent"], "1 call")
         self.assertNotIn("Calling campaigns (automated dialing of contact lists, with calling rules)", categories)

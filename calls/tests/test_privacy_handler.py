@@ -18,18 +18,16 @@ from calls import services
 from calls.models import (
     Call,
     CallReport,
-    CampaignTarget,
     Contact,
-    ContactList,
-    ContactListEntry,
     DoNotCall,
     DoNotCallSource,
     Recording,
     SupervisorAction,
     Utterance,
 )
-from calls.privacy import CallsPersonalData
+from calls.personal_data import CallsPersonalData
 from calls.recording import CallRecorder, recording_store
+from campaigns.models import CampaignTarget, ContactList, ContactListEntry
 from compliance import fulfilment, rights
 from compliance.models import AIInvocation, ErasureLog, EventKind, LegalHold, RequestStatus
 from compliance.registry import DataSubject, handlers
@@ -102,7 +100,7 @@ class CallsDataTestCase(RightsTestCase):
         return Call.objects.get(pk=call.pk)
 
     def alpha_campaign(self, script, contact_list):
-        from calls.models import Campaign
+        from campaigns.models import Campaign
 
         return Campaign.objects.create(tenant=self.alpha, name="Spring", script=script, contact_list=contact_list,
                                        legal_basis="consent")
@@ -158,11 +156,13 @@ class AccessTests(CallsDataTestCase):
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(reverse("privacy-download", args=[link]))
         with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-            data = json.loads(archive.read("data.json"))["data"]["calls"]
+            everything = json.loads(archive.read("data.json"))["data"]
             summary = archive.read("summary.html").decode()
+        data = everything["calls"]
         [contact] = data["contacts"]
-        self.assertEqual((contact["name"], contact["phone"], contact["email"], contact["notes"], contact["lists"]),
-                         ("Jean Martin", PHONE, EMAIL, "Jean prefers mornings", ["Prospects"]))
+        self.assertEqual((contact["name"], contact["phone"], contact["email"], contact["notes"]),
+                         ("Jean Martin", PHONE, EMAIL, "Jean prefers mornings"))
+        self.assertEqual([entry["list"] for entry in everything["campaigns"]["contact_lists"]], ["Prospects"])
         self.assertEqual({call["id"] for call in data["calls"]}, {str(self.outbound.pk), str(self.inbound.pk)})
         outbound = next(call for call in data["calls"] if call["id"] == str(self.outbound.pk))
         self.assertIn("call me on 06 12 34 56 78", outbound["utterances"][1]["text"])
@@ -202,8 +202,8 @@ class ErasureTests(CallsDataTestCase):
         self.assertFalse(default_storage.exists(self.recording.path))
         self.assertEqual(log, {"calls.utterances": 4, "calls.recordings": 1, "calls.reports": 2,
                                "calls.supervisor_notes": 1, "compliance.ai_payloads": 2,
-                               "calls.contact_list_entries": 1, "calls.campaign_targets": 1, "calls.contacts": 1,
-                               "calls.calls_anonymised": 2, "fake.rows": 0})
+                               "campaigns.contact_list_entries": 1, "campaigns.campaign_targets": 1,
+                               "calls.contacts": 1, "calls.calls_anonymised": 2, "fake.rows": 0})
         with self.in_beta():  # Beta's copy is Beta's decision: its data is untouched
             self.assertEqual(Contact.objects.get().notes, "Beta's customer")
             self.assertEqual(Utterance.objects.filter(call=self.beta_call).count(), 2)

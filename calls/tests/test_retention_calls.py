@@ -13,18 +13,9 @@ from django.test import override_settings
 from django.urls import reverse
 
 from calls import services
-from calls.models import (
-    Call,
-    CallReport,
-    Campaign,
-    CampaignTarget,
-    ContactImport,
-    ContactList,
-    DialerSkip,
-    Recording,
-    Utterance,
-)
-from calls.privacy import CallsPersonalData
+from calls.models import Call, CallReport, Recording, Utterance
+from calls.personal_data import CallsPersonalData
+from campaigns.models import Campaign, CampaignTarget, ContactImport, ContactList, DialerSkip
 from compliance import retention
 from compliance.models import LegalHold, RetentionCategory, RetentionRun
 from compliance.services import legal_hold_place

@@ -7,7 +7,7 @@ from django.core import mail
 from django.test import override_settings
 
 from calls import services as calls
-from calls.delivery import call_completed_payload
+from calls.events import call_completed_payload
 from calls.models import Call, Utterance
 from calls.tasks import call_finalize
 from tenants.testing import TwoTenantTestCase

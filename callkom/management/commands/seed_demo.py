@@ -3,10 +3,11 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from calls.campaigns import campaign_create
-from calls.contacts import contact_list_add, contact_list_check_risks, contact_list_create
-from calls.models import Campaign, ContactList, Script
+from calls.models import Script
 from calls.services import contact_create, demo_scripts_ensure
+from campaigns.models import Campaign, ContactList
+from campaigns.services.campaigns import campaign_create
+from campaigns.services.lists import contact_list_add, contact_list_check_risks, contact_list_create
 from subprocessors.services import subprocessor_seed_defaults
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role
